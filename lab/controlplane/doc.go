@@ -1,0 +1,11 @@
+// Package controlplane runs a real Kubernetes control plane — etcd and kube-apiserver from the
+// binaries cache — as local processes on free loopback ports: for the tests of every package that
+// talks to an API server, and as the base of the local provider.
+//
+// Start generates a CA, a serving certificate and a service-account key in Go, writes a
+// token-authenticated kubeconfig (0600), starts etcd and kube-apiserver together (the apiserver
+// retries etcd until it answers) and waits for /readyz. Ports are picked free and, should another
+// program grab one between the pick and the bind, the start is retried on fresh ports. Each run
+// has its own directory under Root, owned through lab/process: run directories left by a killed
+// run are swept on the next start, and the kernel kills the processes of a killed owner.
+package controlplane

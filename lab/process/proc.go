@@ -1,0 +1,97 @@
+package process
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// startTime returns the start time of pid in clock ticks since boot (field 22 of
+// /proc/<pid>/stat), which together with the pid identifies one process for good.
+func startTime(pid int) (uint64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses; fields resume after the last ')'.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: no command name", pid)
+	}
+	fields := strings.Fields(string(raw[i+1:]))
+	// fields[0] is field 3 (state); field 22 is fields[19].
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// state returns the one-letter state of pid (R, S, Z, ...), or "" when it does not exist.
+func state(pid int) string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 || i+2 >= len(raw) {
+		return ""
+	}
+	return string(raw[i+2])
+}
+
+// Alive reports whether pid exists and is not a zombie. A zombie has exited and only waits to
+// be reaped by its parent (in a container, PID 1 may never do it).
+func Alive(pid int) bool {
+	s := state(pid)
+	return s != "" && s != "Z" && s != "X"
+}
+
+// killIfSame sends SIGKILL to pid (and its process group) when it is still the process that started at start.
+func killIfSame(pid int, start uint64) error {
+	got, err := startTime(pid)
+	if err != nil || got != start || !Alive(pid) {
+		return nil // gone, or the pid now belongs to someone else
+	}
+	// Our children lead their own process group (Setpgid): take the group, then the leader in
+	// case it left the group.
+	_ = syscall.Kill(-pid, syscall.SIGKILL) // ESRCH when the group is gone; the next call decides
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill leftover process %d: %w", pid, err)
+	}
+	return nil
+}
+
+// Running is a live process found by FindByExecutable.
+type Running struct {
+	Pid  int
+	Exe  string
+	Args string
+}
+
+// FindByExecutable lists live processes whose executable lies under dir. It finds leftovers of
+// programs started from a known place (the binaries cache) whoever started them.
+func FindByExecutable(dir string) ([]Running, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	var out []Running
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || !strings.HasPrefix(exe, prefix) || !Alive(pid) {
+			continue
+		}
+		args, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, Running{Pid: pid, Exe: exe, Args: strings.TrimSpace(strings.ReplaceAll(string(args), "\x00", " "))})
+	}
+	return out, nil
+}

@@ -1,0 +1,208 @@
+//go:build mage
+
+// cozylab — the bare-metal lab, test harness and operator of a Cozystack-style platform.
+// `go run mage.go e2e` brings the platform up; `go run mage.go test` runs every test.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/magefile/mage/mg"
+
+	"github.com/cozylab/cozylab/lab/bincache"
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/progress"
+)
+
+// Test groups the test targets; `test` alone runs all of them.
+type Test mg.Namespace
+
+// TEST runs every test: builds the binaries cache, then the unit and integration tests (the README's test command).
+//
+// The odd spelling lets a target named "test" live beside the "test:" namespace (mage lowers
+// target names; Go cannot have a func and a type both named Test).
+func TEST(ctx context.Context) error {
+	return runTests(ctx, true, "./...")
+}
+
+// Unit runs the unit tests: no binaries, no cluster, seconds.
+func (Test) Unit(ctx context.Context) error {
+	return goCmd(ctx, "test", "-count=1", "./...")
+}
+
+// Integration builds the binaries cache and runs the tests against real components (unit tests run too).
+func (Test) Integration(ctx context.Context) error {
+	return runTests(ctx, true, "./...")
+}
+
+func runTests(ctx context.Context, integration bool, pkgs ...string) error {
+	start := time.Now()
+	term := progress.NewTerminal(os.Stderr)
+	defer term.Close()
+	if integration {
+		if _, err := (&bincache.Cache{Progress: term}).Ensure(ctx); err != nil {
+			return err
+		}
+	}
+	args := []string{"test", "-count=1", "-timeout=45m"}
+	if integration {
+		args = append(args, "-tags=integration")
+	}
+	if os.Getenv("CI") != "" || mg.Verbose() {
+		args = append(args, "-v")
+	}
+	err := goCmd(ctx, append(args, pkgs...)...)
+	err = errors.Join(err, noLeftovers())
+	term.Summary(start)
+	return err
+}
+
+// noLeftovers fails when a program from the binaries cache still runs after the tests, and
+// kills it so one leak does not spoil the next run.
+func noLeftovers() error {
+	root, err := bincache.DefaultRoot()
+	if err != nil {
+		return err
+	}
+	left, err := process.FindByExecutable(root)
+	if err != nil || len(left) == 0 {
+		return err
+	}
+	var lines []string
+	for _, p := range left {
+		lines = append(lines, fmt.Sprintf("  pid %d: %s", p.Pid, p.Args))
+		if proc, err := os.FindProcess(p.Pid); err == nil {
+			_ = proc.Kill() // reported below either way
+		}
+	}
+	return fmt.Errorf("processes from the binaries cache outlived the tests (now killed):\n%s", strings.Join(lines, "\n"))
+}
+
+// Verify checks formatting, vet, tidy go.mod files (product and tools modules), the tools table and the import-direction rule.
+func Verify(ctx context.Context) error {
+	start := time.Now()
+	term := progress.NewTerminal(os.Stderr)
+	defer term.Close()
+	checks := []struct {
+		title string
+		run   func() error
+	}{
+		{"gofmt", gofmtCheck},
+		{"go vet", func() error { return goQuiet(ctx, "", "vet", "-tags=integration", "./...") }},
+		{"go vet (magefile)", func() error { return goQuiet(ctx, "", "vet", "-tags=mage", ".") }},
+		{"go mod tidy (product)", func() error { return goQuiet(ctx, "", "mod", "tidy", "-diff") }},
+		{"go mod tidy (tools modules)", func() error { return tidyTools(ctx) }},
+		{"tools table matches the tools modules", func() error {
+			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestToolsModules", "./lab/bincache/")
+		}},
+		{"import-direction rule", func() error {
+			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestImportDirection", "./e2e/")
+		}},
+	}
+	var errs []error
+	for _, c := range checks {
+		step := term.Begin(c.title)
+		errs = append(errs, step.Done(c.run()))
+	}
+	term.Summary(start)
+	return errors.Join(errs...)
+}
+
+func gofmtCheck() error {
+	out, err := exec.Command("gofmt", "-l", ".").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("gofmt: %v\n%s", err, out)
+	}
+	if files := strings.TrimSpace(string(out)); files != "" {
+		return fmt.Errorf("not gofmt-formatted (run gofmt -w on them):\n%s", files)
+	}
+	return nil
+}
+
+func tidyTools(ctx context.Context) error {
+	var errs []error
+	for _, dir := range bincache.ModuleDirs() {
+		errs = append(errs, goQuiet(ctx, filepath.Join("lab", "bincache", "tools", dir), "mod", "tidy", "-diff"))
+	}
+	return errors.Join(errs...)
+}
+
+// Build compiles every package of the product.
+func Build(ctx context.Context) error {
+	return goCmd(ctx, "build", "./...")
+}
+
+// Bins builds or checks the binaries cache (etcd, kube-apiserver, ...) and prints what it holds.
+func Bins(ctx context.Context) error {
+	start := time.Now()
+	term := progress.NewTerminal(os.Stderr)
+	defer term.Close()
+	cache := &bincache.Cache{Progress: term}
+	if _, err := cache.Ensure(ctx); err != nil {
+		return err
+	}
+	entries, err := cache.List(ctx)
+	if err != nil {
+		return err
+	}
+	built := 0
+	for _, r := range term.Records() {
+		if r.Outcome == progress.Succeeded {
+			built++
+		}
+	}
+	term.Summary(start)
+	if built == 0 {
+		fmt.Fprintf(os.Stderr, "Nothing built: all %d binaries were already cached.\n", len(entries))
+	} else {
+		fmt.Fprintf(os.Stderr, "Built %d of %d binaries.\n", built, len(entries))
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tVERSION\tSIZE\tBUILT IN\tPATH")
+	for _, e := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%d MiB\t%s\t%s\n", e.Tool.Name, e.Tool.Version, e.Size>>20, progress.Round(e.BuildTime), e.Path)
+	}
+	return w.Flush()
+}
+
+// E2e brings the whole platform up and checks it (not ready yet: it lands with the local-provider issue).
+func E2e(ctx context.Context) error {
+	return errors.New("e2e is not ready yet: the pipeline (lab up, installer chart, operator, HelmRelease waiter) " +
+		"lands with the local-provider issue; nothing was started. `go run mage.go test` runs what exists")
+}
+
+// goCmd runs the go command with its output on the terminal.
+func goCmd(ctx context.Context, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// goQuiet runs the go command in dir and returns its output only when it fails.
+func goQuiet(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s (in %s): %w\n%s", strings.Join(args, " "), orDot(dir), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func orDot(dir string) string {
+	if dir == "" {
+		return "."
+	}
+	return dir
+}
