@@ -25,12 +25,13 @@ import (
 // Test groups the test targets; `test` alone runs all of them.
 type Test mg.Namespace
 
-// TEST runs every test: builds the binaries cache, then the unit and integration tests (the README's test command).
+// TEST runs everything: verify, the binaries cache, then the unit and integration tests (the README's test command).
 //
 // The odd spelling lets a target named "test" live beside the "test:" namespace (mage lowers
-// target names; Go cannot have a func and a type both named Test).
+// target names; Go cannot have a func and a type both named Test). Verify failures do not stop
+// the tests: CI shows every problem at once.
 func TEST(ctx context.Context) error {
-	return runTests(ctx, true, "./...")
+	return errors.Join(Verify(ctx), runTests(ctx, true, "./..."))
 }
 
 // Unit runs the unit tests: no binaries, no cluster, seconds.
@@ -107,13 +108,19 @@ func Verify(ctx context.Context) error {
 			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestImportDirection", "./e2e/")
 		}},
 	}
-	var errs []error
+	var failed []string
 	for _, c := range checks {
 		step := term.Begin(c.title)
-		errs = append(errs, step.Done(c.run()))
+		if step.Done(c.run()) != nil {
+			failed = append(failed, c.title)
+		}
 	}
 	term.Summary(start)
-	return errors.Join(errs...)
+	if len(failed) > 0 {
+		// Each failure was printed in full on its ✗ line above.
+		return fmt.Errorf("verify: %d of %d checks failed: %s", len(failed), len(checks), strings.Join(failed, ", "))
+	}
+	return nil
 }
 
 func gofmtCheck() error {
