@@ -31,38 +31,54 @@ type Test mg.Namespace
 // target names; Go cannot have a func and a type both named Test). Verify failures do not stop
 // the tests: CI shows every problem at once.
 func TEST(ctx context.Context) error {
-	return errors.Join(Verify(ctx), runTests(ctx, true, "./..."))
+	return withTerminal(func(term *progress.Terminal) error {
+		return errors.Join(verify(ctx, term), integrationTests(ctx, term))
+	})
 }
 
 // Unit runs the unit tests: no binaries, no cluster, seconds.
 func (Test) Unit(ctx context.Context) error {
-	return goCmd(ctx, "test", "-count=1", "./...")
+	return withTerminal(func(term *progress.Terminal) error {
+		return goTest(ctx, term, "-count=1", "./...")
+	})
 }
 
 // Integration builds the binaries cache and runs the tests against real components (unit tests run too).
 func (Test) Integration(ctx context.Context) error {
-	return runTests(ctx, true, "./...")
+	return withTerminal(func(term *progress.Terminal) error { return integrationTests(ctx, term) })
 }
 
-func runTests(ctx context.Context, integration bool, pkgs ...string) error {
+// withTerminal gives fn a progress reporter on stderr and ends with the timing summary.
+func withTerminal(fn func(term *progress.Terminal) error) error {
 	start := time.Now()
 	term := progress.NewTerminal(os.Stderr)
 	defer term.Close()
-	if integration {
-		if _, err := (&bincache.Cache{Progress: term}).Ensure(ctx); err != nil {
-			return err
-		}
-	}
-	args := []string{"test", "-count=1", "-timeout=45m"}
-	if integration {
-		args = append(args, "-tags=integration")
-	}
-	if os.Getenv("CI") != "" || mg.Verbose() {
-		args = append(args, "-v")
-	}
-	err := goCmd(ctx, append(args, pkgs...)...)
-	err = errors.Join(err, noLeftovers())
+	err := fn(term)
 	term.Summary(start)
+	return err
+}
+
+func integrationTests(ctx context.Context, term *progress.Terminal) error {
+	if _, err := (&bincache.Cache{Progress: term}).Ensure(ctx); err != nil {
+		return err
+	}
+	err := goTest(ctx, term, "-count=1", "-timeout=45m", "-tags=integration", "./...")
+	return errors.Join(err, noLeftovers())
+}
+
+// goTest runs go test with its output on the terminal (verbose on CI), timed for the summary.
+func goTest(ctx context.Context, term *progress.Terminal, args ...string) error {
+	args = append([]string{"test"}, args...)
+	if os.Getenv("CI") != "" || mg.Verbose() {
+		args = append(args[:1], append([]string{"-v"}, args[1:]...)...)
+	}
+	start := time.Now()
+	err := goCmd(ctx, args...)
+	rec := progress.Record{Title: "go " + strings.Join(args, " "), Duration: time.Since(start)}
+	if err != nil {
+		rec.Outcome = progress.Failed
+	}
+	term.Add(rec)
 	return err
 }
 
@@ -89,9 +105,10 @@ func noLeftovers() error {
 
 // Verify checks formatting, vet, tidy go.mod files (product and tools modules), the tools table and the import-direction rule.
 func Verify(ctx context.Context) error {
-	start := time.Now()
-	term := progress.NewTerminal(os.Stderr)
-	defer term.Close()
+	return withTerminal(func(term *progress.Terminal) error { return verify(ctx, term) })
+}
+
+func verify(ctx context.Context, term *progress.Terminal) error {
 	checks := []struct {
 		title string
 		run   func() error
@@ -115,7 +132,6 @@ func Verify(ctx context.Context) error {
 			failed = append(failed, c.title)
 		}
 	}
-	term.Summary(start)
 	if len(failed) > 0 {
 		// Each failure was printed in full on its ✗ line above.
 		return fmt.Errorf("verify: %d of %d checks failed: %s", len(failed), len(checks), strings.Join(failed, ", "))
@@ -149,24 +165,26 @@ func Build(ctx context.Context) error {
 
 // Bins builds or checks the binaries cache (etcd, kube-apiserver, ...) and prints what it holds.
 func Bins(ctx context.Context) error {
+	var entries []bincache.Entry
 	start := time.Now()
-	term := progress.NewTerminal(os.Stderr)
-	defer term.Close()
-	cache := &bincache.Cache{Progress: term}
-	if _, err := cache.Ensure(ctx); err != nil {
+	err := withTerminal(func(term *progress.Terminal) error {
+		cache := &bincache.Cache{Progress: term}
+		if _, err := cache.Ensure(ctx); err != nil {
+			return err
+		}
+		var err error
+		entries, err = cache.List(ctx)
 		return err
-	}
-	entries, err := cache.List(ctx)
+	})
 	if err != nil {
 		return err
 	}
 	built := 0
-	for _, r := range term.Records() {
-		if r.Outcome == progress.Succeeded {
+	for _, e := range entries {
+		if e.BuiltAt.After(start) {
 			built++
 		}
 	}
-	term.Summary(start)
 	if built == 0 {
 		fmt.Fprintf(os.Stderr, "Nothing built: all %d binaries were already cached.\n", len(entries))
 	} else {

@@ -23,6 +23,7 @@ type Error struct {
 	Err      error
 }
 
+// Error renders the command, how it ended and the tail of its output, indented.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "run %s", strings.Join(e.Argv, " "))
@@ -37,6 +38,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the underlying *exec.ExitError or start error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Run runs cmd (made with exec.CommandContext where it must be cancellable), capturing its

@@ -230,3 +230,11 @@ func sprintf(format string, args ...any) string {
 	}
 	return fmt.Sprintf(format, args...)
 }
+
+// Add records work timed elsewhere (a subprocess that owns the terminal, such as go test) so it
+// appears in the summary.
+func (t *Terminal) Add(rec Record) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.records = append(t.records, rec)
+}
