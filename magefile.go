@@ -103,7 +103,7 @@ func noLeftovers() error {
 	return fmt.Errorf("processes from the binaries cache outlived the tests (now killed):\n%s", strings.Join(lines, "\n"))
 }
 
-// Verify checks formatting, vet, tidy go.mod files (product and tools modules), the tools table and the import-direction rule.
+// Verify checks formatting, vet, tidy go.mod files (product and tools modules), the tools table, generated files and the import-direction rule.
 func Verify(ctx context.Context) error {
 	return withTerminal(func(term *progress.Terminal) error { return verify(ctx, term) })
 }
@@ -121,6 +121,7 @@ func verify(ctx context.Context, term *progress.Terminal) error {
 		{"tools table matches the tools modules", func() error {
 			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestToolsModules", "./lab/bincache/")
 		}},
+		{"generated files are current", func() error { return generatedCurrent(ctx) }},
 		{"import-direction rule", func() error {
 			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestImportDirection", "./e2e/")
 		}},

@@ -3,6 +3,7 @@ package bincache
 import (
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -300,8 +301,20 @@ func (c *Cache) goVersionOf() (string, error) {
 	return c.goVersion, c.goVersionErr
 }
 
-// checkVersion runs the binary's version command and checks it names the pinned version.
+// checkVersion checks that the binary at path is t at its pinned version: its build information
+// must name t.Module at t.Version, and, when the tool has a VersionWant, running it with
+// VersionArgs must print that. It returns what the binary printed.
 func checkVersion(ctx context.Context, t Tool, path string) (string, error) {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("check version of %s: read build information of %s: %w", t.Name, path, err)
+	}
+	if got := moduleVersion(info, t.Module); got != t.Version && info.Main.Path != t.Module {
+		return "", fmt.Errorf("check version of %s: %s was built from %s %q, want %s", t.Name, path, t.Module, got, t.Version)
+	}
+	if t.VersionWant == "" {
+		return info.GoVersion + " " + t.Module + "@" + t.Version, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := command.Run(exec.CommandContext(ctx, path, t.VersionArgs...))
@@ -314,4 +327,20 @@ func checkVersion(ctx context.Context, t Tool, path string) (string, error) {
 			t.Name, path, strings.Join(t.VersionArgs, " "), command.Tail(got, 3), t.VersionWant)
 	}
 	return got, nil
+}
+
+// moduleVersion is the version of module in the build, or "" when the binary does not use it.
+func moduleVersion(info *buildinfo.BuildInfo, module string) string {
+	if info.Main.Path == module {
+		return info.Main.Version
+	}
+	for _, d := range info.Deps {
+		if d.Path == module {
+			if d.Replace != nil {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return ""
 }

@@ -20,7 +20,9 @@ type Tool struct {
 	LDFlags []string
 	// CGO builds with cgo enabled, which needs a C compiler.
 	CGO bool
-	// VersionArgs make the binary print its version; the output must contain VersionWant.
+	// VersionArgs make the binary print its version; the output must contain VersionWant. Every
+	// binary's build information must also name Module at Version; a tool that cannot print its
+	// pinned version (controller-gen built as a dependency says "(devel)") leaves VersionWant empty.
 	VersionArgs []string
 	VersionWant string
 }
@@ -34,6 +36,8 @@ const (
 	KubernetesVersion = "v1.35.4"
 	EtcdVersion       = "v3.6.6"
 	KwokVersion       = "v0.7.0"
+	// ControllerToolsVersion reproduces the shipped Flux 2.7 CRDs byte for byte.
+	ControllerToolsVersion = "v0.19.0"
 )
 
 // Tool names.
@@ -43,6 +47,7 @@ const (
 	KubeControllerManager = "kube-controller-manager"
 	KubeScheduler         = "kube-scheduler"
 	Kwok                  = "kwok"
+	ControllerGen         = "controller-gen"
 )
 
 // Tools is the pinned table of every program the cache can build, in build order: the first
@@ -62,6 +67,12 @@ var Tools = []Tool{
 		Version: KwokVersion, Dir: "kwok",
 		LDFlags:     []string{"-s", "-w", "-X", "sigs.k8s.io/kwok/pkg/consts.Version=" + KwokVersion},
 		VersionArgs: []string{"--version"}, VersionWant: KwokVersion,
+	},
+	{
+		// Its tools module also requires the Flux API modules at the versions the operator
+		// installs, so `mage gen` can generate their CRDs from import paths.
+		Name: ControllerGen, Module: "sigs.k8s.io/controller-tools", Package: "sigs.k8s.io/controller-tools/cmd/controller-gen",
+		Version: ControllerToolsVersion, Dir: "controller-gen", LDFlags: []string{"-s", "-w"},
 	},
 }
 

@@ -86,5 +86,5 @@ func TestKubernetesToolsCarryVersion(t *testing.T) {
 }
 
 func TestModuleDirs(t *testing.T) {
-	assert.Equal(t, []string{"kubernetes", "etcd", "kwok"}, ModuleDirs())
+	assert.Equal(t, []string{"kubernetes", "etcd", "kwok", "controller-gen"}, ModuleDirs())
 }

@@ -1,0 +1,42 @@
+// Package cptest gives tests a real control plane (etcd + kube-apiserver from the binaries
+// cache) in one call. It is the test harness the whole repository shares — the operator's tests
+// use it too, the one import of lab/ that operator/ may have, and only from _test.go files.
+package cptest
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/cozylab/cozylab/lab/bincache"
+	"github.com/cozylab/cozylab/lab/controlplane"
+)
+
+// Start starts a control plane for t and stops it when t ends. Binaries missing from the cache
+// are built first (minutes, once); `go run mage.go bins` builds them ahead.
+func Start(t testing.TB) *controlplane.ControlPlane {
+	t.Helper()
+	ctx := context.Background()
+	paths, err := (&bincache.Cache{}).Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer)
+	if err != nil {
+		t.Fatalf("get etcd and kube-apiserver from the binaries cache (go run mage.go bins): %v", err)
+	}
+	cp, err := controlplane.Start(ctx, controlplane.Options{Etcd: paths[bincache.Etcd], APIServer: paths[bincache.KubeAPIServer]})
+	if err != nil {
+		t.Fatalf("start control plane: %v", err)
+	}
+	t.Logf("control plane ready in %s at %s", cp.StartupTime.Round(1e6), cp.URL)
+	t.Cleanup(func() {
+		if err := cp.Stop(context.Background()); err != nil {
+			t.Errorf("stop control plane: %v", err)
+		}
+	})
+	return cp
+}
+
+// Config starts a control plane for t and returns its admin client configuration.
+func Config(t testing.TB) *rest.Config {
+	t.Helper()
+	return Start(t).RESTConfig()
+}

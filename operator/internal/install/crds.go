@@ -1,0 +1,104 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+)
+
+// CRDs applies the CustomResourceDefinitions in the named files of fsys, each labelled for the
+// platform's deletion guard, and waits up to timeout for all of them to be Established. Any
+// object in those files that is not a CRD is refused before anything is applied.
+func CRDs(ctx context.Context, c client.WithWatch, fsys fs.FS, names []string, timeout time.Duration) error {
+	objs, err := ParseFS(fsys, names...)
+	if err != nil {
+		return err
+	}
+	if len(objs) == 0 {
+		return errors.New("install CRDs: the manifests hold no objects")
+	}
+	for _, o := range objs {
+		if o.GetAPIVersion() != "apiextensions.k8s.io/v1" || o.GetKind() != "CustomResourceDefinition" {
+			return fmt.Errorf("install CRDs: %s %s is not an apiextensions.k8s.io/v1 CustomResourceDefinition", o.GetAPIVersion()+"/"+o.GetKind(), o.GetName())
+		}
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[v1alpha1.LabelNoDelete] = "true"
+		o.SetLabels(labels)
+	}
+	if err := Apply(ctx, c, objs); err != nil {
+		return fmt.Errorf("install CRDs: %w", err)
+	}
+	return WaitEstablished(ctx, c, crdNames(objs), timeout)
+}
+
+func crdNames(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.GetName())
+	}
+	return out
+}
+
+// WaitEstablished watches CRDs until every one named is Established, or fails after timeout
+// naming those that are not.
+func WaitEstablished(ctx context.Context, c client.WithWatch, crds []string, timeout time.Duration) error {
+	pending := map[string]bool{}
+	for _, n := range crds {
+		pending[n] = true
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list := &apiextensionsv1.CustomResourceDefinitionList{}
+			return list, c.List(ctx, list, &client.ListOptions{Raw: &opts})
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return c.Watch(ctx, &apiextensionsv1.CustomResourceDefinitionList{}, &client.ListOptions{Raw: &opts})
+		},
+	}
+	_, err := watchtools.UntilWithSync(ctx, lw, &apiextensionsv1.CustomResourceDefinition{}, nil, func(ev watch.Event) (bool, error) {
+		crd, ok := ev.Object.(*apiextensionsv1.CustomResourceDefinition)
+		if !ok || !pending[crd.Name] {
+			return len(pending) == 0, nil
+		}
+		if established(crd) {
+			delete(pending, crd.Name)
+		}
+		return len(pending) == 0, nil
+	})
+	if err == nil {
+		return nil
+	}
+	var lagging []string
+	for n := range pending {
+		lagging = append(lagging, n)
+	}
+	sort.Strings(lagging)
+	return fmt.Errorf("wait for CRDs Established: %s not Established after %s: %w", strings.Join(lagging, ", "), timeout, err)
+}
+
+func established(crd *apiextensionsv1.CustomResourceDefinition) bool {
+	return slices.ContainsFunc(crd.Status.Conditions, func(c apiextensionsv1.CustomResourceDefinitionCondition) bool {
+		return c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue
+	})
+}
