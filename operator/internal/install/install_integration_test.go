@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +23,7 @@ import (
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 	"github.com/cozylab/cozylab/operator/crds"
+	"github.com/cozylab/cozylab/operator/flux"
 	fluxcrds "github.com/cozylab/cozylab/operator/flux/crds"
 )
 
@@ -127,4 +130,37 @@ func TestWaitNamesTheCRDThatDoesNotEstablish(t *testing.T) {
 	assert.Contains(t, err.Error(), "gizmos.example.com not Established after 3s")
 	assert.NotContains(t, err.Error(), "gadgets.example.com")
 	assert.Less(t, time.Since(start), 20*time.Second, "the wait is bounded")
+}
+
+func TestFluxInstallsControllersWithEndpoint(t *testing.T) {
+	ctx := context.Background()
+	c := testClient(t)
+	endpoint := APIEndpoint{Host: "localhost", Port: "7445"}
+	require.NoError(t, Flux(ctx, c, endpoint, time.Minute))
+	require.NoError(t, Flux(ctx, c, endpoint, time.Minute), "re-running on every start is a no-op")
+
+	dep := &appsv1.Deployment{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: flux.Namespace, Name: "flux"}, dep))
+	spec := dep.Spec.Template.Spec
+	assert.True(t, spec.HostNetwork)
+	var images []string
+	for _, ctr := range spec.Containers {
+		images = append(images, ctr.Image)
+		env := map[string]string{}
+		for _, e := range ctr.Env {
+			env[e.Name] = e.Value
+		}
+		assert.Equal(t, "localhost", env["KUBERNETES_SERVICE_HOST"], ctr.Name)
+		assert.Equal(t, "7445", env["KUBERNETES_SERVICE_PORT"], ctr.Name)
+		if ctr.Name == "helm-controller" {
+			assert.Contains(t, ctr.Args, "--feature-gates=ExternalArtifact=true")
+		}
+	}
+	assert.Equal(t, []string{flux.SourceController.Image, flux.HelmController.Image, flux.SourceWatcher.Image}, images)
+	ns := &corev1.Namespace{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: flux.Namespace}, ns))
+	assert.Equal(t, "privileged", ns.Labels["pod-security.kubernetes.io/enforce"])
+	for _, svc := range []string{"flux", "source-watcher"} {
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: flux.Namespace, Name: svc}, &corev1.Service{}))
+	}
 }
