@@ -52,6 +52,14 @@ const (
 	ReasonReconciliationSucceeded = "ReconciliationSucceeded"
 )
 
+// Package condition reasons of type ReleasesReady (additions to upstream).
+const (
+	ReasonAllReleasesReady    = "AllReleasesReady"
+	ReasonReleasesProgressing = "ReleasesProgressing"
+	ReasonReleaseNotReady     = "ReleaseNotReady"
+	ReasonReleaseStalled      = "ReleaseStalled"
+)
+
 // PackageSource condition reasons (type Ready).
 const (
 	ReasonSourceRefNotSet               = "SourceRefNotSet"
