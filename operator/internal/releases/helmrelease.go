@@ -80,8 +80,8 @@ func buildSpec(pkg *v1alpha1.Package, ps *v1alpha1.PackageSource, variant string
 		ChartRef: &helmv2.CrossNamespaceSourceReference{
 			Kind: "ExternalArtifact", Name: artifacts.ArtifactName(ps.Name, variant, c.Name), Namespace: v1alpha1.SystemNamespace,
 		},
-		Install: &helmv2.Install{Timeout: &metav1.Duration{Duration: s.InstallTimeout}},
-		Upgrade: &helmv2.Upgrade{Timeout: &metav1.Duration{Duration: s.UpgradeTimeout}, CRDs: helmv2.CRDsPolicy(c.Install.UpgradeCRDs)},
+		Install:          &helmv2.Install{Timeout: &metav1.Duration{Duration: s.InstallTimeout}},
+		Upgrade:          &helmv2.Upgrade{Timeout: &metav1.Duration{Duration: s.UpgradeTimeout}, CRDs: helmv2.CRDsPolicy(c.Install.UpgradeCRDs)},
 		HealthCheckExprs: c.Install.HealthCheckExprs,
 		WaitStrategy:     waitStrategy(c.Install),
 		DependsOn:        d.dependsOn,
@@ -124,7 +124,9 @@ type dependencyError struct{ msg string }
 
 func (e *dependencyError) Error() string { return e.msg }
 
-func depErr(format string, args ...any) error { return &dependencyError{msg: fmt.Sprintf(format, args...)} }
+func depErr(format string, args ...any) error {
+	return &dependencyError{msg: fmt.Sprintf(format, args...)}
+}
 
 // componentDependsOn resolves install.dependsOn of c against the installable components of v.
 func componentDependsOn(v *v1alpha1.Variant, c *v1alpha1.Component) ([]helmv2.DependencyReference, error) {
