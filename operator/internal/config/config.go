@@ -1,0 +1,154 @@
+// Package config parses and validates the flags of cozystack-operator. Every flag of upstream's
+// operator is accepted with its default; every bad value is refused with a message naming the
+// flag and what it accepts, before anything touches the cluster.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+	"github.com/cozylab/cozylab/operator/internal/platform"
+	"github.com/cozylab/cozylab/operator/internal/releases"
+)
+
+// Config is the validated configuration of one operator process.
+type Config struct {
+	MetricsAddr   string
+	ProbeAddr     string
+	LeaderElect   bool
+	MetricsSecure bool
+	EnableHTTP2   bool
+	InstallCRDs   bool
+	InstallFlux   bool
+
+	DisableTelemetry  bool
+	TelemetryEndpoint string
+	TelemetryInterval time.Duration
+
+	HelmRelease releases.Settings
+
+	// PlatformSource is the platform's Flux source; URL empty means none is created.
+	PlatformSource platform.SourceOptions
+	PlatformKind   string
+
+	ValuesSecretName      string
+	ValuesSecretNamespace string
+	ValuesNamespaces      labels.Selector
+
+	// AppDefController runs the ApplicationDefinition controller (upstream runs it in a
+	// separate binary, cozystack-controller).
+	AppDefController bool
+
+	Zap zap.Options
+}
+
+// raw holds flag values before validation.
+type raw struct {
+	telemetryInterval, hrInterval, hrRetry, hrInstall, hrUpgrade string
+	maxHistory, maxRetries                                       int
+	ref, selector                                                string
+}
+
+// Parse parses args (without the program name). The error names the flag that is wrong; a
+// request for help returns flag.ErrHelp after printing the usage to out.
+func Parse(args []string, out io.Writer) (Config, error) {
+	var c Config
+	var r raw
+	fs := flag.NewFlagSet("cozystack-operator", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint; 0 disables it")
+	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables them")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "elect a leader (Lease cozystack-operator.cozystack.io) so only one replica reconciles")
+	fs.BoolVar(&c.MetricsSecure, "metrics-secure", false, "serve metrics over HTTPS")
+	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "allow HTTP/2 for the metrics server (off: HTTP/2 rapid-reset mitigations)")
+	fs.BoolVar(&c.InstallCRDs, "install-crds", false, "apply the Package and PackageSource CRDs on start and wait for them")
+	fs.BoolVar(&c.InstallFlux, "install-flux", false, "apply the embedded Flux distribution on start")
+	fs.BoolVar(&c.DisableTelemetry, "disable-telemetry", false, "accepted for compatibility; this operator sends no telemetry")
+	fs.StringVar(&c.TelemetryEndpoint, "telemetry-endpoint", "https://telemetry.cozystack.io", "accepted for compatibility; nothing is sent")
+	fs.StringVar(&r.telemetryInterval, "telemetry-interval", "15m", "accepted for compatibility (a positive duration)")
+	fs.StringVar(&r.hrInterval, "helmrelease-interval", "5m", "spec.interval of every HelmRelease (a positive duration)")
+	fs.StringVar(&r.hrRetry, "helmrelease-retry-interval", "30s", "retry interval of failed installs and upgrades (a positive duration)")
+	fs.StringVar(&r.hrInstall, "helmrelease-install-timeout", "10m", "install timeout (a positive duration)")
+	fs.StringVar(&r.hrUpgrade, "helmrelease-upgrade-timeout", "10m", "upgrade timeout (a positive duration)")
+	fs.IntVar(&r.maxHistory, "helmrelease-max-history", 5, "spec.maxHistory of every HelmRelease (0 keeps every revision)")
+	fs.IntVar(&r.maxRetries, "helmrelease-max-retries", 0, "cap failed install/upgrade attempts, then stall the release (0 retries forever)")
+	fs.StringVar(&c.PlatformSource.URL, "platform-source-url", "", "platform artifact: oci://… (OCIRepository) or https://, http://, ssh://… (GitRepository); empty creates no source")
+	fs.StringVar(&c.PlatformSource.Name, "platform-source-name", "cozystack-platform", "name of the platform Flux source; the PackageSource is cozystack.<name>")
+	fs.StringVar(&r.ref, "platform-source-ref", "", "key=value[,key=value…]: digest, semver, semverFilter, tag (OCI) or branch, tag, semver, name, commit (Git)")
+	fs.StringVar(&c.PlatformSource.Secret, "platform-source-secret", "", "Secret in cozy-system with the source's credentials")
+	fs.StringVar(&c.ValuesSecretName, "cozy-values-secret-name", v1alpha1.ValuesSecretName, "Secret replicated into system namespaces")
+	fs.StringVar(&c.ValuesSecretNamespace, "cozy-values-secret-namespace", v1alpha1.SystemNamespace, "namespace of the Secret to replicate")
+	fs.StringVar(&r.selector, "cozy-values-namespace-selector", v1alpha1.LabelSystem+"=true", "label selector of the namespaces that get the Secret")
+	fs.BoolVar(&c.AppDefController, "applicationdefinition-controller", true, "restart cozystack-api when ApplicationDefinitions change")
+	c.Zap = zap.Options{Development: true}
+	c.Zap.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q: cozystack-operator takes only flags (or the migrate subcommand first)", fs.Arg(0))
+	}
+	return c, c.validate(r)
+}
+
+func (c *Config) validate(r raw) error {
+	var errs []error
+	dur := func(flag, value string, into *time.Duration) {
+		d, err := ParsePositiveDuration(flag, value)
+		errs = append(errs, err)
+		*into = d
+	}
+	dur("telemetry-interval", r.telemetryInterval, &c.TelemetryInterval)
+	dur("helmrelease-interval", r.hrInterval, &c.HelmRelease.Interval)
+	dur("helmrelease-retry-interval", r.hrRetry, &c.HelmRelease.RetryInterval)
+	dur("helmrelease-install-timeout", r.hrInstall, &c.HelmRelease.InstallTimeout)
+	dur("helmrelease-upgrade-timeout", r.hrUpgrade, &c.HelmRelease.UpgradeTimeout)
+	if r.maxHistory < 0 {
+		errs = append(errs, fmt.Errorf("--helmrelease-max-history=%d: want 0 (unlimited) or more", r.maxHistory))
+	}
+	if r.maxRetries < 0 {
+		errs = append(errs, fmt.Errorf("--helmrelease-max-retries=%d: want 0 (retry forever) or more", r.maxRetries))
+	}
+	c.HelmRelease.MaxHistory, c.HelmRelease.MaxRetries = r.maxHistory, r.maxRetries
+	sel, err := labels.Parse(r.selector)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--cozy-values-namespace-selector=%q: want a label selector such as cozystack.io/system=true: %w", r.selector, err))
+	}
+	c.ValuesNamespaces = sel
+	c.PlatformSource.URL = strings.TrimSpace(c.PlatformSource.URL)
+	if c.PlatformSource.URL != "" {
+		kind, err := platform.SourceKind(c.PlatformSource.URL)
+		errs = append(errs, err)
+		if err == nil {
+			c.PlatformKind = kind
+			c.PlatformSource.Ref, err = platform.ParseRef(kind, r.ref)
+			errs = append(errs, err)
+		}
+	} else if strings.TrimSpace(r.ref) != "" {
+		errs = append(errs, errors.New("--platform-source-ref needs --platform-source-url"))
+	}
+	if c.PlatformSource.Name == "" {
+		errs = append(errs, errors.New("--platform-source-name is empty: want the name of the platform Flux source"))
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePositiveDuration parses a duration flag that must be greater than zero.
+func ParsePositiveDuration(flag, value string) (time.Duration, error) {
+	d, err := time.ParseDuration(value)
+	if err != nil {
+		return 0, fmt.Errorf("--%s=%q: want a duration such as 30s, 5m or 1h", flag, value)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("--%s=%q: want a positive duration", flag, value)
+	}
+	return d, nil
+}
