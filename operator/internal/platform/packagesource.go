@@ -10,7 +10,6 @@ import (
 	"github.com/cozylab/cozylab/operator/internal/install"
 )
 
-
 // platformVariants are the variants of the platform PackageSource, each the core/platform chart
 // with its values files (upstream's list, hard-coded there too).
 var platformVariants = []struct {
