@@ -35,6 +35,9 @@ type Options struct {
 	Fsync bool
 	// ExtraAPIServerArgs are appended to kube-apiserver's flags and override ours.
 	ExtraAPIServerArgs []string
+	// ControllerManager, when set, is a kube-controller-manager binary started once the
+	// apiserver is ready (garbage collection, namespace deletion, service accounts).
+	ControllerManager string
 	// ReadyTimeout bounds the wait for /readyz; one minute when zero.
 	ReadyTimeout time.Duration
 	// Progress receives the start step; progress.Discard when nil.
@@ -55,6 +58,7 @@ type ControlPlane struct {
 	group     *process.Group
 	etcd      *process.Process
 	apiserver *process.Process
+	kcm       *process.Process
 	cfg       *rest.Config
 }
 
@@ -157,6 +161,11 @@ func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step)
 	if err := condition.Poll(ctx, step, cp.readyz(), 100*time.Millisecond, o.ReadyTimeout); err != nil {
 		return nil, err
 	}
+	if o.ControllerManager != "" {
+		if err := cp.startControllerManager(ctx, o, creds, step); err != nil {
+			return nil, err
+		}
+	}
 	cp.StartupTime = time.Since(began)
 	return cp, nil
 }
@@ -230,10 +239,11 @@ func firstServiceIP(cidr string) (net.IP, error) {
 // RESTConfig returns a copy of the admin client configuration.
 func (cp *ControlPlane) RESTConfig() *rest.Config { return rest.CopyConfig(cp.cfg) }
 
-// Pids returns the process ids of etcd and kube-apiserver, for leak checks.
+// Pids returns the process ids of etcd, kube-apiserver and (when started)
+// kube-controller-manager, for leak checks.
 func (cp *ControlPlane) Pids() []int {
 	var out []int
-	for _, p := range []*process.Process{cp.etcd, cp.apiserver} {
+	for _, p := range []*process.Process{cp.etcd, cp.apiserver, cp.kcm} {
 		if p != nil {
 			out = append(out, p.Pid())
 		}

@@ -5,6 +5,7 @@ package cptest
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"k8s.io/client-go/rest"
@@ -13,21 +14,44 @@ import (
 	"github.com/cozylab/cozylab/lab/controlplane"
 )
 
-// Start starts a control plane for t and stops it when t ends. Binaries missing from the cache
-// are built first (minutes, once); `go run mage.go bins` builds them ahead.
+// Start starts a control plane (etcd, kube-apiserver) for t and stops it when t ends.
+// Binaries missing from the cache are built first (minutes, once); `go run mage.go bins`
+// builds them ahead.
 func Start(t testing.TB) *controlplane.ControlPlane {
 	t.Helper()
+	return start(t, false)
+}
+
+// StartWithControllers is Start plus kube-controller-manager: garbage collection of owned
+// objects, namespace deletion, service-account tokens.
+func StartWithControllers(t testing.TB) *controlplane.ControlPlane {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, kcm bool) *controlplane.ControlPlane {
+	t.Helper()
 	ctx := context.Background()
-	paths, err := (&bincache.Cache{}).Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer)
-	if err != nil {
-		t.Fatalf("get etcd and kube-apiserver from the binaries cache (go run mage.go bins): %v", err)
+	names := []string{bincache.Etcd, bincache.KubeAPIServer}
+	if kcm {
+		names = append(names, bincache.KubeControllerManager)
 	}
-	cp, err := controlplane.Start(ctx, controlplane.Options{Etcd: paths[bincache.Etcd], APIServer: paths[bincache.KubeAPIServer]})
+	paths, err := (&bincache.Cache{}).Ensure(ctx, names...)
+	if err != nil {
+		t.Fatalf("get %v from the binaries cache (go run mage.go bins): %v", names, err)
+	}
+	cp, err := controlplane.Start(ctx, controlplane.Options{
+		Etcd: paths[bincache.Etcd], APIServer: paths[bincache.KubeAPIServer], ControllerManager: paths[bincache.KubeControllerManager],
+	})
 	if err != nil {
 		t.Fatalf("start control plane: %v", err)
 	}
 	t.Logf("control plane ready in %s at %s", cp.StartupTime.Round(1e6), cp.URL)
 	t.Cleanup(func() {
+		if os.Getenv("COZYLAB_KEEP_CP") != "" {
+			t.Logf("keeping %s", cp.Dir)
+			return
+		}
 		if err := cp.Stop(context.Background()); err != nil {
 			t.Errorf("stop control plane: %v", err)
 		}

@@ -14,6 +14,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -36,8 +37,12 @@ type env struct {
 // start runs the Package controller in a real manager against a real API server.
 func start(t *testing.T, settings Settings) *env {
 	t.Helper()
+	return startOn(t, settings, cptest.Config(t))
+}
+
+func startOn(t *testing.T, settings Settings, cfg *rest.Config) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := cptest.Config(t)
 	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.Must()})
 	require.NoError(t, err)
 	require.NoError(t, install.CRDs(ctx, c, crds.FS, crds.Operator, time.Minute))
@@ -85,10 +90,15 @@ func (e *env) release(ns, name string) *helmv2.HelmRelease {
 
 func (e *env) gone(ns, name string) {
 	e.t.Helper()
+	e.goneWithin(ns, name, 15*time.Second)
+}
+
+func (e *env) goneWithin(ns, name string, d time.Duration) {
+	e.t.Helper()
 	require.Eventually(e.t, func() bool {
 		return client.IgnoreNotFound(e.c.Get(e.ctx, client.ObjectKey{Namespace: ns, Name: name}, &helmv2.HelmRelease{})) == nil &&
 			e.c.Get(e.ctx, client.ObjectKey{Namespace: ns, Name: name}, &helmv2.HelmRelease{}) != nil
-	}, 15*time.Second, 50*time.Millisecond, "HelmRelease %s/%s deleted", ns, name)
+	}, d, 50*time.Millisecond, "HelmRelease %s/%s deleted", ns, name)
 }
 
 // helmStatus plays helm-controller: it sets a HelmRelease's conditions.
@@ -303,4 +313,24 @@ func TestDependencyGatingAndSharedPrivilegedNamespace(t *testing.T) {
 	// Ignoring the dependency drops it from gating and from dependsOn.
 	e.updatePackage("cozystack.app", func(p *v1alpha1.Package) { p.Spec.IgnoreDependencies = []string{"cozystack.base"} })
 	require.Eventually(t, func() bool { return len(e.release("cozy-shared", "app").Spec.DependsOn) == 0 }, 15*time.Second, 50*time.Millisecond)
+}
+
+// TestDeletionCascade runs kube-controller-manager's garbage collector: deleting a Package
+// deletes its HelmReleases through their owner references; its namespaces stay.
+func TestDeletionCascade(t *testing.T) {
+	e := startOn(t, DefaultSettings, cptest.StartWithControllers(t).RESTConfig())
+	e.create(source("cozystack.gc", v1alpha1.Variant{Name: "default", Components: []v1alpha1.Component{
+		installable("a", "cozy-gc"), installable("b", "cozy-gc")}}), pkg("cozystack.gc", ""))
+	e.release("cozy-gc", "a")
+	e.release("cozy-gc", "b")
+	p := &v1alpha1.Package{}
+	require.NoError(t, e.c.Get(e.ctx, client.ObjectKey{Name: "cozystack.gc"}, p))
+	require.NoError(t, e.c.Delete(e.ctx, p))
+	// The garbage collector learns of CRDs installed after it started on its next discovery
+	// resync, every 30 seconds.
+	e.goneWithin("cozy-gc", "a", time.Minute)
+	e.gone("cozy-gc", "b")
+	ns := &corev1.Namespace{}
+	require.NoError(t, e.c.Get(e.ctx, client.ObjectKey{Name: "cozy-gc"}, ns))
+	assert.True(t, ns.DeletionTimestamp.IsZero(), "namespaces are never deleted by the operator")
 }
