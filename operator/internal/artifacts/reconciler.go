@@ -97,6 +97,7 @@ func variantNames(ps *v1alpha1.PackageSource) string {
 // updateStatus sets status.variants and Ready, and writes the status only when it changed.
 func (r *Reconciler) updateStatus(ctx context.Context, ps *v1alpha1.PackageSource) (ctrl.Result, error) {
 	before := ps.Status.DeepCopy()
+	patch := client.MergeFrom(ps.DeepCopy())
 	ps.Status.Variants = variantNames(ps)
 	var result ctrl.Result
 	if ps.Spec.SourceRef == nil {
@@ -119,7 +120,9 @@ func (r *Reconciler) updateStatus(ctx context.Context, ps *v1alpha1.PackageSourc
 	if equality.Semantic.DeepEqual(before, &ps.Status) {
 		return result, nil
 	}
-	if err := r.Client.Status().Update(ctx, ps); err != nil {
+	// A merge patch, not an Update: only this controller writes the status, and a cache a
+	// moment behind must not turn into a conflict and a retry.
+	if err := r.Client.Status().Patch(ctx, ps, patch); err != nil {
 		return ctrl.Result{}, fmt.Errorf("update status of PackageSource %s: %w", ps.Name, err)
 	}
 	return result, nil

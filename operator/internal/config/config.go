@@ -21,6 +21,13 @@ import (
 
 // Config is the validated configuration of one operator process.
 type Config struct {
+	// Kubeconfig is an explicit kubeconfig path; empty uses KUBECONFIG, ~/.kube/config or the
+	// in-cluster service account.
+	Kubeconfig string
+	// QPS and Burst limit the client's request rate (client-go's default of 5/s throttles a
+	// platform of hundreds of Packages for minutes).
+	QPS           float64
+	Burst         int
 	MetricsAddr   string
 	ProbeAddr     string
 	LeaderElect   bool
@@ -64,6 +71,9 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	var r raw
 	fs := flag.NewFlagSet("cozystack-operator", flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file; empty: KUBECONFIG, ~/.kube/config, then in-cluster")
+	fs.Float64Var(&c.QPS, "kube-api-qps", 100, "requests per second to the API server")
+	fs.IntVar(&c.Burst, "kube-api-burst", 200, "request burst to the API server")
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint; 0 disables it")
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables them")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "elect a leader (Lease cozystack-operator.cozystack.io) so only one replica reconciles")
@@ -118,6 +128,9 @@ func (c *Config) validate(r raw) error {
 		errs = append(errs, fmt.Errorf("--helmrelease-max-retries=%d: want 0 (retry forever) or more", r.maxRetries))
 	}
 	c.HelmRelease.MaxHistory, c.HelmRelease.MaxRetries = r.maxHistory, r.maxRetries
+	if c.QPS <= 0 || c.Burst <= 0 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps=%g and --kube-api-burst=%d: want positive numbers", c.QPS, c.Burst))
+	}
 	sel, err := labels.Parse(r.selector)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--cozy-values-namespace-selector=%q: want a label selector such as cozystack.io/system=true: %w", r.selector, err))

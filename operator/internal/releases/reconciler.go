@@ -67,6 +67,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil // its HelmReleases go with it through their owner references
 	}
 	before := pkg.Status.DeepCopy()
+	patch := client.MergeFrom(pkg.DeepCopy())
 	err := r.reconcile(ctx, pkg)
 	var st *statusError
 	if errors.As(err, &st) {
@@ -74,7 +75,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		err = st.retry
 	}
 	if !equality.Semantic.DeepEqual(before, &pkg.Status) {
-		if uerr := r.Client.Status().Update(ctx, pkg); uerr != nil {
+		// A merge patch: only this controller writes Package status, so no conflict retries.
+		if uerr := r.Client.Status().Patch(ctx, pkg, patch); uerr != nil {
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("update status of Package %s: %w", pkg.Name, uerr))
 		}
 	}

@@ -1,0 +1,108 @@
+//go:build integration
+
+package app
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	sw "github.com/fluxcd/source-watcher/api/v2/v1beta1"
+	"github.com/go-logr/logr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+	"github.com/cozylab/cozylab/operator/internal/config"
+	"github.com/cozylab/cozylab/operator/internal/scheme"
+)
+
+func init() { skipNameValidation = true }
+
+func parse(t *testing.T, args ...string) config.Config {
+	t.Helper()
+	cfg, err := config.Parse(append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}, args...), &bytes.Buffer{})
+	require.NoError(t, err)
+	return cfg
+}
+
+// runOperator runs the operator until the returned stop is called.
+func runOperator(t *testing.T, cfg config.Config, rc *rest.Config) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, rc, logr.Discard()) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			require.NoError(t, <-done)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestOperatorBootstrapsAndRuns starts the real operator as the installer chart does, then
+// plays the platform chart: a PackageSource and a Package become an ArtifactGenerator and
+// HelmReleases. A restart mid-way leaves no duplicate and loses nothing.
+func TestOperatorBootstrapsAndRuns(t *testing.T) {
+	ctx := context.Background()
+	rc := cptest.Config(t)
+	c, err := client.New(rc, client.Options{Scheme: scheme.Must()})
+	require.NoError(t, err)
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cozy-system"}}))
+	cfg := parse(t, "--install-crds", "--install-flux", "--platform-source-url=oci://127.0.0.1:5000/cozystack-packages", "--platform-source-ref=tag=latest")
+	stop := runOperator(t, cfg, rc)
+
+	repo := &sourcev1.OCIRepository{}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "cozy-system", Name: "cozystack-platform"}, repo) == nil
+	}, 30*time.Second, 100*time.Millisecond, "platform OCIRepository")
+	assert.Equal(t, "latest", repo.Spec.Reference.Tag)
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "cozy-fluxcd", Name: "flux"}, &appsv1.Deployment{}))
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "cozy-system", Name: "cozystack.cozystack-platform"}, &sw.ArtifactGenerator{}) == nil
+	}, 15*time.Second, 100*time.Millisecond, "the platform PackageSource gets its generator")
+
+	// The platform Package, as the installer creates it: the platform chart's HelmRelease.
+	require.NoError(t, c.Create(ctx, &v1alpha1.Package{ObjectMeta: metav1.ObjectMeta{Name: "cozystack.cozystack-platform"}, Spec: v1alpha1.PackageSpec{Variant: "isp-full"}}))
+	hr := &helmv2.HelmRelease{}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "cozy-system", Name: "cozystack-platform"}, hr) == nil
+	}, 15*time.Second, 100*time.Millisecond)
+	assert.Equal(t, "cozystack-cozystack-platform-isp-full-platform", hr.Spec.ChartRef.Name)
+	assert.Empty(t, hr.Spec.ValuesFrom, "the platform PackageSource skips cozystack-values")
+
+	// Restart mid-way: more Packages arrive while no operator runs.
+	stop()
+	for i := range 5 {
+		name := "cozystack.app" + string(rune('a'+i))
+		require.NoError(t, c.Create(ctx, &v1alpha1.PackageSource{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.PackageSourceSpec{
+			SourceRef: &v1alpha1.PackageSourceRef{Kind: "OCIRepository", Name: "cozystack-platform", Namespace: "cozy-system"},
+			Variants: []v1alpha1.Variant{{Name: "default", Components: []v1alpha1.Component{
+				{Name: "app", Path: "apps/x", Install: &v1alpha1.ComponentInstall{Namespace: "cozy-apps", ReleaseName: "app" + string(rune('a'+i))}},
+			}}},
+		}}))
+		require.NoError(t, c.Create(ctx, &v1alpha1.Package{ObjectMeta: metav1.ObjectMeta{Name: name}}))
+	}
+	runOperator(t, cfg, rc)
+	require.Eventually(t, func() bool {
+		var list helmv2.HelmReleaseList
+		return c.List(ctx, &list) == nil && len(list.Items) == 6
+	}, 30*time.Second, 100*time.Millisecond, "one HelmRelease per Package, none lost")
+	require.Never(t, func() bool {
+		var list helmv2.HelmReleaseList
+		return c.List(ctx, &list) == nil && len(list.Items) != 6
+	}, 2*time.Second, 200*time.Millisecond, "and no duplicates")
+}
