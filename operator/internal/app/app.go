@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cozylab/cozylab/operator/crds"
@@ -79,7 +80,7 @@ func Run(ctx context.Context, cfg config.Config, restCfg *rest.Config, log logr.
 	if err := Bootstrap(ctx, cfg, direct, log); err != nil {
 		return err
 	}
-	if err := register(ctx, mgr, cfg); err != nil {
+	if err := register(ctx, mgr, cfg, direct); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -145,7 +146,7 @@ func withTimeout(ctx context.Context, d time.Duration, fn func(context.Context) 
 }
 
 // register adds every controller to mgr.
-func register(ctx context.Context, mgr ctrl.Manager, cfg config.Config) error {
+func register(ctx context.Context, mgr ctrl.Manager, cfg config.Config, direct client.WithWatch) error {
 	if err := (&artifacts.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the PackageSource controller: %w", err)
 	}
@@ -159,9 +160,25 @@ func register(ctx context.Context, mgr ctrl.Manager, cfg config.Config) error {
 		return fmt.Errorf("set up the values replicator: %w", err)
 	}
 	if cfg.AppDefController {
-		if err := (&appdefcontroller.Reconciler{}).SetupWithManager(mgr); err != nil {
-			return fmt.Errorf("set up the ApplicationDefinition controller: %w", err)
+		// Its CRD ships with the platform's packages, installed after the operator: the
+		// controller starts once the CRD is Established instead of failing its cache sync.
+		err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			if err := install.WaitEstablished(ctx, direct, []string{appDefCRD}, forever); err != nil {
+				return nil // the manager is stopping
+			}
+			if err := (&appdefcontroller.Reconciler{}).SetupWithManager(mgr); err != nil {
+				return fmt.Errorf("set up the ApplicationDefinition controller: %w", err)
+			}
+			return nil
+		}))
+		if err != nil {
+			return fmt.Errorf("add the ApplicationDefinition controller: %w", err)
 		}
 	}
 	return nil
 }
+
+const (
+	appDefCRD = "applicationdefinitions.cozystack.io"
+	forever   = 100 * 365 * 24 * time.Hour
+)

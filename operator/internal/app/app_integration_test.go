@@ -22,7 +22,9 @@ import (
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+	"github.com/cozylab/cozylab/operator/crds"
 	"github.com/cozylab/cozylab/operator/internal/config"
+	"github.com/cozylab/cozylab/operator/internal/install"
 	"github.com/cozylab/cozylab/operator/internal/scheme"
 )
 
@@ -105,4 +107,38 @@ func TestOperatorBootstrapsAndRuns(t *testing.T) {
 		var list helmv2.HelmReleaseList
 		return c.List(ctx, &list) == nil && len(list.Items) != 6
 	}, 2*time.Second, 200*time.Millisecond, "and no duplicates")
+}
+
+// TestApplicationDefinitionControllerWaitsForItsCRD runs the operator on a cluster without the
+// ApplicationDefinition CRD (it ships with the packages): the operator keeps running, and once
+// the CRD appears the controller starts and stamps cozystack-api.
+func TestApplicationDefinitionControllerWaitsForItsCRD(t *testing.T) {
+	ctx := context.Background()
+	rc := cptest.Config(t)
+	c, err := client.NewWithWatch(rc, client.Options{Scheme: scheme.Must()})
+	require.NoError(t, err)
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cozy-system"}}))
+	runOperator(t, parse(t, "--install-crds"), rc)
+
+	one := int32(1)
+	labels := map[string]string{"app": "cozystack-api"}
+	require.NoError(t, c.Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "cozy-system", Name: "cozystack-api"},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "registry.example/api:1"}}}}},
+	}))
+	require.NoError(t, install.CRDs(ctx, c, crds.FS, []string{"cozystack.io_applicationdefinitions.yaml"}, time.Minute))
+	require.Eventually(t, func() bool {
+		ad := &v1alpha1.ApplicationDefinition{ObjectMeta: metav1.ObjectMeta{Name: "http-cache"}, Spec: v1alpha1.ApplicationDefinitionSpec{
+			Application: v1alpha1.ApplicationDefinitionApplication{Kind: "HTTPCache", Plural: "httpcaches", Singular: "httpcache", OpenAPISchema: "{}"},
+			Release:     v1alpha1.ApplicationDefinitionRelease{Prefix: "http-cache-", ChartRef: &helmv2.CrossNamespaceSourceReference{Kind: "ExternalArtifact", Name: "x"}},
+		}}
+		return c.Create(ctx, ad) == nil // discovery of the new CRD may lag a moment
+	}, 15*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool {
+		d := &appsv1.Deployment{}
+		return c.Get(ctx, client.ObjectKey{Namespace: "cozy-system", Name: "cozystack-api"}, d) == nil &&
+			d.Spec.Template.Annotations[v1alpha1.AnnotationConfigHash] != ""
+	}, 30*time.Second, 200*time.Millisecond, "cozystack-api restarted with the definitions' hash")
 }
