@@ -60,6 +60,8 @@ type ControlPlane struct {
 	apiserver *process.Process
 	kcm       *process.Process
 	cfg       *rest.Config
+
+	apiserverSpec process.Spec
 }
 
 // maxAttempts bounds retries after a port was taken between our pick and the component's bind.
@@ -155,7 +157,8 @@ func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step)
 	if cp.etcd, err = group.Start(etcdSpec(o.Etcd, dir, p, o.Fsync)); err != nil {
 		return nil, err
 	}
-	if cp.apiserver, err = group.Start(apiserverSpec(o.APIServer, dir, p, creds, o.ServiceCIDR, o.ExtraAPIServerArgs)); err != nil {
+	cp.apiserverSpec = apiserverSpec(o.APIServer, dir, p, creds, o.ServiceCIDR, o.ExtraAPIServerArgs)
+	if cp.apiserver, err = group.Start(cp.apiserverSpec); err != nil {
 		return nil, err
 	}
 	if err := condition.Poll(ctx, step, cp.readyz(), 100*time.Millisecond, o.ReadyTimeout); err != nil {
@@ -259,4 +262,20 @@ func (cp *ControlPlane) Stop(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("remove run directory %s: %w", cp.Dir, rmErr))
 	}
 	return err
+}
+
+// RestartAPIServer stops kube-apiserver and starts it again on the same port and data, as a
+// control-plane upgrade or crash would, and waits for /readyz. Clients see connection errors
+// meanwhile; it is for testing that they recover.
+func (cp *ControlPlane) RestartAPIServer(ctx context.Context) error {
+	spec := cp.apiserverSpec
+	if err := cp.apiserver.Stop(ctx); err != nil {
+		return fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	p, err := cp.group.Start(spec)
+	if err != nil {
+		return fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	cp.apiserver = p
+	return condition.Poll(ctx, progress.Discard.Begin("restart"), cp.readyz(), 100*time.Millisecond, time.Minute)
 }

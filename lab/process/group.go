@@ -168,6 +168,10 @@ func (p *Process) LogTail(n int) string {
 	return command.Tail(string(raw), n)
 }
 
+// Stop ends this one process (SIGTERM, then SIGKILL after its StopTimeout), leaving the rest of
+// the group running.
+func (p *Process) Stop(ctx context.Context) error { return p.stop(ctx) }
+
 func (p *Process) stop(ctx context.Context) error {
 	select {
 	case <-p.exited:

@@ -4,9 +4,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,16 +18,15 @@ import (
 	"github.com/cozylab/cozylab/operator/internal/config"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() { os.Exit(run(ctrl.SetupSignalHandler(), os.Args[1:], os.Stderr)) }
 
-func run(args []string) int {
-	ctx := ctrl.SetupSignalHandler()
+func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "migrate" {
-		return exit(app.Migrate(ctx, args[1:], os.Stderr))
+		return exit(app.Migrate(ctx, args[1:], stderr), stderr)
 	}
-	cfg, err := config.Parse(args, os.Stderr)
+	cfg, err := config.Parse(args, stderr)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "cozystack-operator:", err)
+		fmt.Fprintln(stderr, "cozystack-operator:", err)
 		return 2 // a usage error: nothing was started
 	}
 	if err != nil {
@@ -35,17 +36,17 @@ func run(args []string) int {
 	ctrl.SetLogger(log)
 	restCfg, err := app.RESTConfig(cfg.Kubeconfig)
 	if err != nil {
-		return exit(err)
+		return exit(err, stderr)
 	}
 	restCfg.QPS, restCfg.Burst = float32(cfg.QPS), cfg.Burst
-	return exit(app.Run(ctx, cfg, restCfg, log))
+	return exit(app.Run(ctx, cfg, restCfg, log), stderr)
 }
 
 // exit maps an error to an exit code: 0 for none or a help request, 1 otherwise.
-func exit(err error) int {
+func exit(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "cozystack-operator:", err)
+	fmt.Fprintln(stderr, "cozystack-operator:", err)
 	return 1
 }

@@ -5,6 +5,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,4 +143,69 @@ func TestApplicationDefinitionControllerWaitsForItsCRD(t *testing.T) {
 		return c.Get(ctx, client.ObjectKey{Namespace: "cozy-system", Name: "cozystack-api"}, d) == nil &&
 			d.Spec.Template.Annotations[v1alpha1.AnnotationConfigHash] != ""
 	}, 30*time.Second, 200*time.Millisecond, "cozystack-api restarted with the definitions' hash")
+}
+
+// TestAPIServerRestart restarts kube-apiserver while the operator works through Packages:
+// every HelmRelease appears once, none lost, none duplicated.
+func TestAPIServerRestart(t *testing.T) {
+	ctx := context.Background()
+	cp := cptest.Start(t)
+	rc := cp.RESTConfig()
+	c, err := client.New(rc, client.Options{Scheme: scheme.Must()})
+	require.NoError(t, err)
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cozy-system"}}))
+	runOperator(t, parse(t, "--install-crds", "--install-flux"), rc)
+	create := func(i int) {
+		name := fmt.Sprintf("cozystack.r%02d", i)
+		require.Eventually(t, func() bool {
+			err := c.Create(ctx, &v1alpha1.PackageSource{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.PackageSourceSpec{
+				SourceRef: &v1alpha1.PackageSourceRef{Kind: "OCIRepository", Name: "p", Namespace: "cozy-system"},
+				Variants: []v1alpha1.Variant{{Name: "default", Components: []v1alpha1.Component{
+					{Name: "a", Path: "apps/a", Install: &v1alpha1.ComponentInstall{Namespace: "cozy-r", ReleaseName: fmt.Sprintf("a%02d", i)}},
+					{Name: "b", Path: "apps/b", Install: &v1alpha1.ComponentInstall{Namespace: "cozy-r", ReleaseName: fmt.Sprintf("b%02d", i)}},
+				}}},
+			}})
+			return err == nil || apierrors.IsAlreadyExists(err)
+		}, 30*time.Second, 100*time.Millisecond)
+		require.Eventually(t, func() bool {
+			err := c.Create(ctx, &v1alpha1.Package{ObjectMeta: metav1.ObjectMeta{Name: name}})
+			return err == nil || apierrors.IsAlreadyExists(err)
+		}, 30*time.Second, 100*time.Millisecond)
+	}
+	for i := range 10 {
+		create(i)
+	}
+	require.NoError(t, cp.RestartAPIServer(ctx))
+	for i := 10; i < 20; i++ {
+		create(i)
+	}
+	count := func() int {
+		var list helmv2.HelmReleaseList
+		if c.List(ctx, &list) != nil {
+			return -1
+		}
+		return len(list.Items)
+	}
+	require.Eventually(t, func() bool { return count() == 40 }, time.Minute, 200*time.Millisecond, "40 HelmReleases")
+	require.Never(t, func() bool { n := count(); return n != 40 && n != -1 }, 2*time.Second, 200*time.Millisecond)
+}
+
+// TestMigrateCommand runs `cozystack-operator migrate` against a real API server.
+func TestMigrateCommand(t *testing.T) {
+	ctx := context.Background()
+	cp := cptest.Start(t)
+	c, err := client.New(cp.RESTConfig(), client.Options{Scheme: scheme.Must()})
+	require.NoError(t, err)
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cozy-system"}}))
+	require.NoError(t, c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "cozy-system", Name: "cozystack-version"}, Data: map[string]string{"version": "1"}}))
+	var out bytes.Buffer
+	require.NoError(t, Migrate(ctx, []string{"--kubeconfig", cp.Kubeconfig}, &out))
+	assert.Contains(t, out.String(), " ✓ migration 1 → 2")
+	assert.Contains(t, out.String(), "platform version 3 (was 1, applied 2 migrations)")
+	cm := &corev1.ConfigMap{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "cozy-system", Name: "cozystack-version"}, cm))
+	assert.Equal(t, "3", cm.Data["version"])
+	out.Reset()
+	require.NoError(t, Migrate(ctx, []string{"--kubeconfig", cp.Kubeconfig}, &out), "a second run is a no-op")
+	assert.Contains(t, out.String(), "platform version 3 (was 3, applied 0 migrations)")
 }
