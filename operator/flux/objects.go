@@ -25,14 +25,20 @@ const (
 type ports struct{ metrics, health int32 }
 
 var controllerPorts = map[string]ports{
-	SourceController.Name: {8080, 9440},
-	HelmController.Name:   {8081, 9441},
-	SourceWatcher.Name:    {8082, 9442},
+	SourceController.Name:       {8080, 9440},
+	HelmController.Name:         {8081, 9441},
+	SourceWatcher.Name:          {8082, 9442},
+	KustomizeController.Name:    {8083, 9443},
+	NotificationController.Name: {8084, 9444},
 }
+
+// NotificationEventsPort receives the other controllers' events.
+const NotificationEventsPort = 9690
 
 // Objects returns the Flux distribution except its CRDs (see package crds): the namespace, a
 // service account bound to cluster-admin, the services in front of the two artifact stores, and
-// one Deployment running every controller in one host-network pod, so Flux works before any CNI
+// one Deployment running every controller (source, helm, source-watcher, kustomize,
+// notification) in one host-network pod, so Flux works before any CNI
 // is up (the platform installs the CNI through Flux).
 func Objects() []client.Object {
 	labels := map[string]string{"app.kubernetes.io/name": "flux", "app.kubernetes.io/part-of": "cozystack"}
@@ -104,6 +110,9 @@ func deployment(labels map[string]string) *appsv1.Deployment {
 							"--feature-gates=ExternalArtifact=true", "--concurrent=5", "--requeue-dependency=30s"),
 						container(SourceWatcher, "http-sw", SourceWatcherStoragePort, "/data/source-watcher",
 							"--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc", "--concurrent=20"),
+						container(KustomizeController, "", 0, "", "--feature-gates=ExternalArtifact=true", "--concurrent=5"),
+						container(NotificationController, "", 0, "",
+							fmt.Sprintf("--events-addr=:%d", NotificationEventsPort), "--receiverAddr=:9292"),
 					},
 				},
 			},
@@ -116,7 +125,9 @@ func container(c Component, portName string, storagePort int32, storagePath stri
 	args := []string{
 		"--watch-all-namespaces", "--enable-leader-election=false", "--log-encoding=json",
 		fmt.Sprintf("--metrics-addr=:%d", p.metrics), fmt.Sprintf("--health-addr=:%d", p.health),
-		"--events-addr=",
+	}
+	if c.Name != NotificationController.Name {
+		args = append(args, fmt.Sprintf("--events-addr=http://localhost:%d/", NotificationEventsPort))
 	}
 	if storagePort != 0 {
 		args = append(args, fmt.Sprintf("--storage-addr=:%d", storagePort), "--storage-path="+storagePath)
@@ -151,5 +162,6 @@ func container(c Component, portName string, storagePort int32, storagePath stri
 
 // short shortens a controller name for a port name (at most 15 characters).
 func short(name string) string {
-	return strings.NewReplacer("source-controller", "sc", "helm-controller", "hc", "source-watcher", "sw").Replace(name)
+	return strings.NewReplacer("source-controller", "sc", "helm-controller", "hc", "source-watcher", "sw",
+		"kustomize-controller", "kc", "notification-controller", "nc").Replace(name)
 }

@@ -33,9 +33,17 @@ var (
 		Name: "source-watcher", APIModule: "github.com/fluxcd/source-watcher/api/v2",
 		Version: "v2.0.3", Image: "ghcr.io/fluxcd/source-watcher:v2.0.3",
 	}
+	KustomizeController = Component{
+		Name: "kustomize-controller", APIModule: "github.com/fluxcd/kustomize-controller/api",
+		Version: "v1.7.3", Image: "ghcr.io/fluxcd/kustomize-controller:v1.7.3",
+	}
+	NotificationController = Component{
+		Name: "notification-controller", APIModule: "github.com/fluxcd/notification-controller/api",
+		Version: "v1.7.3", Image: "ghcr.io/fluxcd/notification-controller:v1.7.3",
+	}
 )
 
 // Components lists every controller, in install order.
 func Components() []Component {
-	return []Component{SourceController, HelmController, SourceWatcher}
+	return []Component{SourceController, HelmController, SourceWatcher, KustomizeController, NotificationController}
 }

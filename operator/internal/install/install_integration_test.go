@@ -5,6 +5,7 @@ package install
 import (
 	"context"
 	"io/fs"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -95,12 +96,12 @@ func TestFluxCRDsEstablish(t *testing.T) {
 	require.NoError(t, c.List(ctx, list))
 	var established int
 	for _, crd := range list.Items {
-		if crd.Spec.Group == "source.toolkit.fluxcd.io" || crd.Spec.Group == "helm.toolkit.fluxcd.io" || crd.Spec.Group == "source.extensions.fluxcd.io" {
+		if strings.HasSuffix(crd.Spec.Group, ".fluxcd.io") {
 			established++
 		}
 	}
 	assert.Equal(t, len(names), established)
-	assert.Equal(t, 8, established, "source (6), helm (1) and source-watcher (1) CRDs")
+	assert.Equal(t, 12, established, "source (6), helm (1), source-watcher (1), kustomize (1) and notification (3) CRDs")
 }
 
 func TestCRDsRefuseOtherObjects(t *testing.T) {
@@ -152,11 +153,15 @@ func TestFluxInstallsControllersWithEndpoint(t *testing.T) {
 		}
 		assert.Equal(t, "localhost", env["KUBERNETES_SERVICE_HOST"], ctr.Name)
 		assert.Equal(t, "7445", env["KUBERNETES_SERVICE_PORT"], ctr.Name)
-		if ctr.Name == "helm-controller" {
+		if ctr.Name == "helm-controller" || ctr.Name == "kustomize-controller" {
 			assert.Contains(t, ctr.Args, "--feature-gates=ExternalArtifact=true")
 		}
 	}
-	assert.Equal(t, []string{flux.SourceController.Image, flux.HelmController.Image, flux.SourceWatcher.Image}, images)
+	var want []string
+	for _, c := range flux.Components() {
+		want = append(want, c.Image)
+	}
+	assert.Equal(t, want, images)
 	ns := &corev1.Namespace{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: flux.Namespace}, ns))
 	assert.Equal(t, "privileged", ns.Labels["pod-security.kubernetes.io/enforce"])
