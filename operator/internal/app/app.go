@@ -169,6 +169,9 @@ func register(ctx context.Context, mgr ctrl.Manager, cfg config.Config, direct c
 			if err := (&appdefcontroller.Reconciler{}).SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("set up the ApplicationDefinition controller: %w", err)
 			}
+			if err := (&appdefcontroller.HelmReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+				return fmt.Errorf("set up the ApplicationDefinition HelmRelease controller: %w", err)
+			}
 			return nil
 		}))
 		if err != nil {
