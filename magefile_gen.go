@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/cozylab/cozylab/lab/command"
 	"github.com/cozylab/cozylab/lab/progress"
 	"github.com/cozylab/cozylab/operator/flux"
+	fluxcrds "github.com/cozylab/cozylab/operator/flux/crds"
 )
 
 // controllerGenModule is the tools module controller-gen runs in for the Flux CRDs.
@@ -31,8 +33,10 @@ type generator struct {
 	title string
 	dir   string
 	args  []string
-	out   string
-	owns  string // glob of the generated files in out
+	// fn, when set, generates into the output directory instead of controller-gen.
+	fn   func(out string) error
+	out  string
+	owns string // glob of the generated files in out
 }
 
 var generators = []generator{
@@ -51,6 +55,36 @@ var generators = []generator{
 		args: append([]string{"crd:crdVersions=v1"}, append(fluxPaths(), "output:crd:dir={out}")...),
 		out:  "operator/flux/crds", owns: "*.yaml",
 	},
+	// The flux-aio package is the operator's embedded Flux, rendered: one source of truth.
+	{title: "flux-aio CRDs", fn: copyFluxCRDs, out: "packages/core/flux-aio/crds", owns: "*.yaml"},
+	{title: "flux-aio manifests", fn: writeFluxObjects, out: "packages/core/flux-aio/templates", owns: "flux.yaml"},
+}
+
+// copyFluxCRDs copies the Flux CRDs the operator embeds into the flux-aio chart's crds/.
+func copyFluxCRDs(out string) error {
+	names, err := fs.Glob(fluxcrds.FS, "*.yaml")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		raw, err := fs.ReadFile(fluxcrds.FS, n)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, n), raw, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// writeFluxObjects renders the operator's Flux objects into the flux-aio chart.
+func writeFluxObjects(out string) error {
+	raw, err := flux.YAML()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(out, "flux.yaml"), raw, 0o644)
 }
 
 func fluxPaths() []string {
@@ -133,6 +167,13 @@ func generate(ctx context.Context, rep progress.Reporter, root string) error {
 			if err := os.Remove(f); err != nil {
 				return step.Done(fmt.Errorf("remove stale %s: %w", f, err))
 			}
+		}
+		if g.fn != nil {
+			if err := g.fn(out); err != nil {
+				return step.Done(fmt.Errorf("generate %s: %w", g.title, err))
+			}
+			step.Done(nil)
+			continue
 		}
 		args := make([]string, len(g.args))
 		for i, a := range g.args {
