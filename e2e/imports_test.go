@@ -32,10 +32,13 @@ var importRules = map[string][]string{
 	".":        {"*"}, // magefile.go
 }
 
-// testHarness may be imported by the _test.go files of any folder: the foundation's real API
-// server for tests, which the operator's tests need as much as lab's. Production code of
-// operator/ still never imports lab/.
-var testHarness = []string{"lab/controlplane/cptest"}
+// testHarness may be imported by the _test.go files of any folder, and by the test-harness
+// packages in harnessDirs (only tests import those): the foundation's real API server, which
+// the operator's tests need as much as lab's. Production code of operator/ never imports lab/.
+var (
+	testHarness = []string{"lab/controlplane/cptest"}
+	harnessDirs = []string{"lab/controlplane/cptest", "operator/internal/optest"}
+)
 
 type violation struct{ file, imp string }
 
@@ -75,7 +78,7 @@ func checkImports(root, module string) ([]violation, error) {
 				continue
 			}
 			target := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
-			if strings.HasSuffix(path, "_test.go") && slices.Contains(testHarness, target) {
+			if isTestCode(rel) && slices.Contains(testHarness, target) {
 				continue
 			}
 			if !allowed(from, target) {
@@ -86,6 +89,11 @@ func checkImports(root, module string) ([]violation, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, err
+}
+
+// isTestCode reports a _test.go file or a file of a test-harness package.
+func isTestCode(rel string) bool {
+	return strings.HasSuffix(rel, "_test.go") || slices.Contains(harnessDirs, filepath.ToSlash(filepath.Dir(rel)))
 }
 
 func topFolder(rel string) string {
@@ -130,23 +138,25 @@ func TestImportDirectionCatchesViolations(t *testing.T) {
 	root := t.TempDir()
 	const mod = "example.com/m"
 	files := map[string]string{
-		"go.mod":                     "module example.com/m\n",
-		"operator/ctrl/c.go":         `package ctrl; import _ "example.com/m/lab/controlplane"`,
-		"operator/ctrl/ok.go":        `package ctrl; import _ "example.com/m/operator/api/v1alpha1"`,
-		"talos/gen/g.go":             `package gen; import _ "example.com/m/lab/state"`,
-		"lab/local/l.go":             `package local; import ( _ "example.com/m/talos/gen"; _ "example.com/m/operator/api/v1alpha1"; _ "fmt" )`,
-		"lab/local/bad.go":           `package local; import _ "example.com/m/operator/internal/x"`,
-		"lab/local/e.go":             `package local; import _ "example.com/m/e2e"`,
-		"e2e/p.go":                   `package e2e; import _ "example.com/m/lab/local"`,
-		"lab/tools/x/go.mod":         "module example.com/x\n",
-		"lab/tools/x/x.go":           `package x; import _ "example.com/m/e2e"`,
-		"lab/local/testdata/t.go":    `package t; import _ "example.com/m/e2e"`,
-		"sandbox/relay/r.go":         `package relay; import _ "example.com/m/lab/state"`,
-		"packages/embed.go":          `package packages; import _ "example.com/m/operator/api"`,
-		"magefile.go":                `package main; import _ "example.com/m/e2e"`,
-		"operator/api/v1alpha1/a.go": `package v1alpha1`,
-		"operator/ctrl/c_test.go":    `package ctrl; import _ "example.com/m/lab/controlplane/cptest"`,
-		"operator/ctrl/d_test.go":    `package ctrl; import _ "example.com/m/lab/controlplane"`,
+		"go.mod":                        "module example.com/m\n",
+		"operator/ctrl/c.go":            `package ctrl; import _ "example.com/m/lab/controlplane"`,
+		"operator/ctrl/ok.go":           `package ctrl; import _ "example.com/m/operator/api/v1alpha1"`,
+		"talos/gen/g.go":                `package gen; import _ "example.com/m/lab/state"`,
+		"lab/local/l.go":                `package local; import ( _ "example.com/m/talos/gen"; _ "example.com/m/operator/api/v1alpha1"; _ "fmt" )`,
+		"lab/local/bad.go":              `package local; import _ "example.com/m/operator/internal/x"`,
+		"lab/local/e.go":                `package local; import _ "example.com/m/e2e"`,
+		"e2e/p.go":                      `package e2e; import _ "example.com/m/lab/local"`,
+		"lab/tools/x/go.mod":            "module example.com/x\n",
+		"lab/tools/x/x.go":              `package x; import _ "example.com/m/e2e"`,
+		"lab/local/testdata/t.go":       `package t; import _ "example.com/m/e2e"`,
+		"sandbox/relay/r.go":            `package relay; import _ "example.com/m/lab/state"`,
+		"packages/embed.go":             `package packages; import _ "example.com/m/operator/api"`,
+		"magefile.go":                   `package main; import _ "example.com/m/e2e"`,
+		"operator/api/v1alpha1/a.go":    `package v1alpha1`,
+		"operator/ctrl/c_test.go":       `package ctrl; import _ "example.com/m/lab/controlplane/cptest"`,
+		"operator/ctrl/d_test.go":       `package ctrl; import _ "example.com/m/lab/controlplane"`,
+		"operator/internal/optest/h.go": `package optest; import _ "example.com/m/lab/controlplane/cptest"`,
+		"operator/internal/latest/h.go": `package latest; import _ "example.com/m/lab/controlplane/cptest"`,
 	}
 	for name, body := range files {
 		p := filepath.Join(root, name)
@@ -165,6 +175,7 @@ func TestImportDirectionCatchesViolations(t *testing.T) {
 		"magefile.go imports example.com/m/e2e",
 		"operator/ctrl/c.go imports example.com/m/lab/controlplane",
 		"operator/ctrl/d_test.go imports example.com/m/lab/controlplane",
+		"operator/internal/latest/h.go imports example.com/m/lab/controlplane/cptest",
 		"packages/embed.go imports example.com/m/operator/api",
 		"talos/gen/g.go imports example.com/m/lab/state",
 	}, got)

@@ -1,34 +1,15 @@
 package artifacts
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+	"github.com/cozylab/cozylab/operator/internal/optest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got (as YAML) with testdata/<name>.golden.yaml; -update rewrites it.
-func golden(t *testing.T, name string, got any) {
-	t.Helper()
-	raw, err := yaml.Marshal(got)
-	require.NoError(t, err)
-	path := filepath.Join("testdata", name+".golden.yaml")
-	if *update {
-		require.NoError(t, os.WriteFile(path, raw, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./operator/internal/artifacts/ -update to create it")
-	assert.Equal(t, string(want), string(raw))
-}
 
 func TestGeneratorGolden(t *testing.T) {
 	tests := map[string]*v1alpha1.PackageSource{
@@ -73,7 +54,7 @@ func TestGeneratorGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ag, ok := Generator(ps)
 			require.True(t, ok)
-			golden(t, name, ag)
+			optest.Golden(t, name, ag)
 		})
 	}
 }

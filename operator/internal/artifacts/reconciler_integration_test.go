@@ -10,41 +10,23 @@ import (
 	sw "github.com/fluxcd/source-watcher/api/v2/v1beta1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
-	"github.com/cozylab/cozylab/operator/crds"
-	fluxcrds "github.com/cozylab/cozylab/operator/flux/crds"
-	"github.com/cozylab/cozylab/operator/internal/install"
-	"github.com/cozylab/cozylab/operator/internal/scheme"
+	"github.com/cozylab/cozylab/operator/internal/optest"
 )
 
 // startController runs the PackageSource controller in a real manager against a real API server.
 func startController(t *testing.T) client.Client {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg := cptest.Config(t)
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.Must()})
-	require.NoError(t, err)
-	require.NoError(t, install.CRDs(ctx, c, crds.FS, crds.Operator, time.Minute))
-	require.NoError(t, install.CRDs(ctx, c, fluxcrds.FS, nil, time.Minute))
-	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.SystemNamespace}}))
-	skip := true // every test runs its own manager in this process
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.Must(), Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Controller: config.Controller{SkipNameValidation: &skip}})
-	require.NoError(t, err)
-	require.NoError(t, (&Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr))
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	return c
+	cl := optest.NewCluster(t, nil)
+	cl.Run(t, func(_ context.Context, mgr ctrl.Manager) error {
+		return (&Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+	})
+	return cl.Client
 }
 
 func readyOf(t *testing.T, c client.Client, name string) *metav1.Condition {

@@ -1,9 +1,6 @@
 package releases
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,25 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+	"github.com/cozylab/cozylab/operator/internal/optest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got any) {
-	t.Helper()
-	raw, err := yaml.Marshal(got)
-	require.NoError(t, err)
-	path := filepath.Join("testdata", name+".golden.yaml")
-	if *update {
-		require.NoError(t, os.WriteFile(path, raw, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./operator/internal/releases/ -update to create it")
-	assert.Equal(t, string(want), string(raw))
-}
 
 func demoSource() *v1alpha1.PackageSource {
 	return &v1alpha1.PackageSource{
@@ -77,7 +59,7 @@ func TestHelmReleaseGolden(t *testing.T) {
 			local, err := componentDependsOn(v, c)
 			require.NoError(t, err)
 			hr := buildHelmRelease(pkg, src, "full", desired{component: c, dependsOn: append(local, pkgDeps...)}, c.Install.Privileged, tt.settings)
-			golden(t, tt.name, hr)
+			optest.Golden(t, tt.name, hr)
 		})
 	}
 }

@@ -17,15 +17,10 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
-	"github.com/cozylab/cozylab/operator/crds"
-	fluxcrds "github.com/cozylab/cozylab/operator/flux/crds"
-	"github.com/cozylab/cozylab/operator/internal/install"
-	"github.com/cozylab/cozylab/operator/internal/scheme"
+	"github.com/cozylab/cozylab/operator/internal/optest"
 )
 
 type env struct {
@@ -34,28 +29,20 @@ type env struct {
 	c   client.Client
 }
 
-// start runs the Package controller in a real manager against a real API server.
+// start runs the Package controller in a real manager against a fresh real API server.
 func start(t *testing.T, settings Settings) *env {
 	t.Helper()
-	return startOn(t, settings, cptest.Config(t))
+	return startOn(t, settings, nil)
 }
 
+// startOn does the same on cfg (a fresh API server when nil).
 func startOn(t *testing.T, settings Settings, cfg *rest.Config) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.Must()})
-	require.NoError(t, err)
-	require.NoError(t, install.CRDs(ctx, c, crds.FS, crds.Operator, time.Minute))
-	require.NoError(t, install.CRDs(ctx, c, fluxcrds.FS, nil, time.Minute))
-	skip := true
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.Must(), Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Controller: config.Controller{SkipNameValidation: &skip}})
-	require.NoError(t, err)
-	require.NoError(t, (&Reconciler{Client: mgr.GetClient(), Settings: settings}).SetupWithManager(ctx, mgr))
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	return &env{t: t, ctx: context.Background(), c: c}
+	cl := optest.NewCluster(t, cfg)
+	cl.Run(t, func(ctx context.Context, mgr ctrl.Manager) error {
+		return (&Reconciler{Client: mgr.GetClient(), Settings: settings}).SetupWithManager(ctx, mgr)
+	})
+	return &env{t: t, ctx: context.Background(), c: cl.Client}
 }
 
 func (e *env) create(objs ...client.Object) {
