@@ -36,7 +36,8 @@ var importRules = map[string][]string{
 // packages in harnessDirs (only tests import those): the foundation's real API server, which
 // the operator's tests need as much as lab's. Production code of operator/ never imports lab/.
 var (
-	testHarness = []string{"lab/controlplane/cptest"}
+	// Test files may also import the API types (operator/api/...), to check charts against them.
+	testHarness = []string{"lab/controlplane/cptest", "operator/api/v1alpha1"}
 	harnessDirs = []string{"lab/controlplane/cptest", "operator/internal/optest"}
 )
 

@@ -1,0 +1,42 @@
+# package.mk — the per-package dev loop, shared by every chart directory.
+#
+# A chart's Makefile is three lines (NAME and NAMESPACE name its HelmRelease):
+#
+#   NAME=cilium
+#   NAMESPACE=cozy-cilium
+#   include ../../package.mk
+#
+# Each target runs `go run mage.go pkg:<verb>` of this repository with the chart directory,
+# NAME and NAMESPACE in the environment (COZYLAB_CHART_DIR, NAME, NAMESPACE). The cluster is
+# $KUBECONFIG, else ~/.kube/config. No helm, kubectl or cozyhr binary is needed.
+
+# The repository root, from this file's own path (evaluated now, before anything else is included).
+COZYLAB_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+
+PKG_MAGE = COZYLAB_CHART_DIR='$(CURDIR)' NAME='$(NAME)' NAMESPACE='$(NAMESPACE)' \
+	go run '$(COZYLAB_ROOT)/mage.go' -d '$(COZYLAB_ROOT)'
+
+.DEFAULT_GOAL := help
+.PHONY: help show diff apply suspend resume delete
+
+help: ## List the targets.
+	@echo 'Package $(NAMESPACE)/$(NAME) (HelmRelease), chart $(CURDIR):'
+	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  \1\t/' | expand -t 12
+
+show: ## Print the chart rendered as Flux would install it (values from the live HelmRelease).
+	@$(PKG_MAGE) pkg:show
+
+diff: ## Show what apply would change in the live objects; exit 1 when anything would.
+	@$(PKG_MAGE) pkg:diff
+
+apply: ## Suspend the HelmRelease, then install or upgrade the release from this directory.
+	@$(PKG_MAGE) pkg:apply
+
+suspend: ## Stop Flux from reconciling the HelmRelease.
+	@$(PKG_MAGE) pkg:suspend
+
+resume: ## Hand the HelmRelease back to Flux and request a reconcile.
+	@$(PKG_MAGE) pkg:resume
+
+delete: ## Suspend the HelmRelease, then uninstall its release.
+	@$(PKG_MAGE) pkg:delete
