@@ -122,6 +122,9 @@ func verify(ctx context.Context, term *progress.Terminal) error {
 			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestToolsModules", "./lab/bincache/")
 		}},
 		{"generated files are current", func() error { return generatedCurrent(ctx) }},
+		{"every path a PackageSource names exists (source-watcher #368)", func() error {
+			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestSourcePathsExist$", "./packages/")
+		}},
 		{"import-direction rule", func() error {
 			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestImportDirection", "./e2e/")
 		}},
