@@ -118,16 +118,12 @@ func verify(ctx context.Context, term *progress.Terminal) error {
 		{"go vet (magefile)", func() error { return goQuiet(ctx, "", "vet", "-tags=mage", ".") }},
 		{"go mod tidy (product)", func() error { return goQuiet(ctx, "", "mod", "tidy", "-diff") }},
 		{"go mod tidy (tools modules)", func() error { return tidyTools(ctx) }},
-		{"tools table matches the tools modules", func() error {
-			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestToolsModules", "./lab/bincache/")
-		}},
+		{"tools table matches the tools modules", func() error { return goTestRun(ctx, "./lab/bincache/", "^TestToolsModules$") }},
 		{"generated files are current", func() error { return generatedCurrent(ctx) }},
 		{"every path a PackageSource names exists (source-watcher #368)", func() error {
-			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestSourcePathsExist$", "./packages/")
+			return goTestRun(ctx, "./packages/", "^TestPackageSource(PathsExist|ReferencesResolve)$")
 		}},
-		{"import-direction rule", func() error {
-			return goQuiet(ctx, "", "test", "-count=1", "-run=^TestImportDirection", "./e2e/")
-		}},
+		{"import-direction rule", func() error { return goTestRun(ctx, "./e2e/", "^TestImportDirection$") }},
 	}
 	var failed []string
 	for _, c := range checks {
@@ -139,6 +135,20 @@ func verify(ctx context.Context, term *progress.Terminal) error {
 	if len(failed) > 0 {
 		// Each failure was printed in full on its ✗ line above.
 		return fmt.Errorf("verify: %d of %d checks failed: %s", len(failed), len(checks), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// goTestRun runs the tests of pkg matching pattern and fails when none ran: a renamed test must
+// not turn a verify check into one that always passes.
+func goTestRun(ctx context.Context, pkg, pattern string) error {
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-run="+pattern, pkg)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go test -run=%s %s: %w\n%s", pattern, pkg, err, strings.TrimSpace(string(out)))
+	}
+	if !strings.Contains(string(out), "--- PASS") {
+		return fmt.Errorf("go test -run=%s %s ran no test: the check's test was renamed or removed", pattern, pkg)
 	}
 	return nil
 }
