@@ -38,6 +38,11 @@ const (
 	KwokVersion       = "v0.7.0"
 	// ControllerToolsVersion reproduces the shipped Flux 2.7 CRDs byte for byte.
 	ControllerToolsVersion = "v0.19.0"
+	// SourceControllerVersion and HelmControllerVersion are the Flux 2.7 pair: the newest the
+	// module proxy serves whole (later source-controllers need refused pkg/artifact zips) that
+	// serve source.toolkit.fluxcd.io/v1 (with ExternalArtifact) and helm.toolkit.fluxcd.io/v2.
+	SourceControllerVersion = "v1.7.2"
+	HelmControllerVersion   = "v1.4.3"
 )
 
 // Tool names.
@@ -48,6 +53,8 @@ const (
 	KubeScheduler         = "kube-scheduler"
 	Kwok                  = "kwok"
 	ControllerGen         = "controller-gen"
+	SourceController      = "source-controller"
+	HelmController        = "helm-controller"
 )
 
 // Tools is the pinned table of every program the cache can build, in build order: the first
@@ -73,6 +80,27 @@ var Tools = []Tool{
 		// installs, so `mage gen` can generate their CRDs from import paths.
 		Name: ControllerGen, Module: "sigs.k8s.io/controller-tools", Package: "sigs.k8s.io/controller-tools/cmd/controller-gen",
 		Version: ControllerToolsVersion, Dir: "controller-gen", LDFlags: []string{"-s", "-w"},
+	},
+	// The Flux controllers have their main package at the module root and print no version (no
+	// --version flag, nothing logged at start), so only their build information is checked.
+	// Each tools module copies the controller's own replace directives (a dependency's are
+	// ignored) and was seeded with the controller's go.sum before `go get -tool`: the checksum
+	// database 404s on some of their dependencies.
+	{
+		Name: SourceController, Module: "github.com/fluxcd/source-controller", Package: "github.com/fluxcd/source-controller",
+		Version: SourceControllerVersion, Dir: "source-controller", LDFlags: []string{"-s", "-w"},
+		Replace: []Replace{
+			{Old: "github.com/opencontainers/go-digest", New: "github.com/opencontainers/go-digest", Version: "v1.0.1-0.20220411205349-bde1400a84be"},
+		},
+	},
+	{
+		Name: HelmController, Module: "github.com/fluxcd/helm-controller", Package: "github.com/fluxcd/helm-controller",
+		Version: HelmControllerVersion, Dir: "helm-controller", LDFlags: []string{"-s", "-w"},
+		Replace: []Replace{
+			{Old: "github.com/opencontainers/go-digest", New: "github.com/opencontainers/go-digest", Version: "v1.0.1-0.20231025023718-d50d2fec9c98"},
+			{Old: "sigs.k8s.io/kustomize/api", New: "sigs.k8s.io/kustomize/api", Version: "v0.20.1"},
+			{Old: "sigs.k8s.io/kustomize/kyaml", New: "sigs.k8s.io/kustomize/kyaml", Version: "v0.20.1"},
+		},
 	},
 }
 

@@ -1,8 +1,10 @@
 package bincache
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -11,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/modfile"
+
+	"github.com/cozylab/cozylab/lab/command"
 )
 
 // TestToolsModules keeps the declarative table and the committed tools modules in step: every
@@ -59,6 +63,35 @@ func TestToolsModules(t *testing.T) {
 	}
 }
 
+// TestToolsModulesCarryUpstreamReplaces checks each tool's table replace set against the
+// replace directives of the tool's own go.mod: a dependency's replaces are ignored, so every
+// one that names a module version (not a local path) must be copied into the tools module, or
+// the binary is built from other code than upstream's.
+func TestToolsModulesCarryUpstreamReplaces(t *testing.T) {
+	for _, tool := range Tools {
+		t.Run(tool.Name, func(t *testing.T) {
+			// The module cache answers once the tool was built; otherwise the proxy does.
+			cmd := exec.CommandContext(t.Context(), "go", "mod", "download", "-json", tool.Module+"@"+tool.Version)
+			cmd.Dir, cmd.Env = t.TempDir(), append(os.Environ(), "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local")
+			out, err := command.Run(cmd)
+			require.NoError(t, err)
+			var dl struct{ GoMod string }
+			require.NoError(t, json.Unmarshal(out, &dl))
+			raw, err := os.ReadFile(dl.GoMod)
+			require.NoError(t, err)
+			mf, err := modfile.Parse(dl.GoMod, raw, nil)
+			require.NoError(t, err)
+			for _, r := range mf.Replace {
+				if r.New.Version == "" {
+					continue // a path inside the module's repository; the proxy serves it as its own module
+				}
+				assert.Contains(t, tool.Replace, Replace{Old: r.Old.Path, New: r.New.Path, Version: r.New.Version},
+					"%s %s replaces %s; copy it into tools/%s/go.mod and the table", tool.Module, tool.Version, r.Old.Path, tool.Dir)
+			}
+		})
+	}
+}
+
 func requires(mf *modfile.File, module, version string) bool {
 	return slices.ContainsFunc(mf.Require, func(r *modfile.Require) bool {
 		return r.Mod.Path == module && r.Mod.Version == version
@@ -86,5 +119,5 @@ func TestKubernetesToolsCarryVersion(t *testing.T) {
 }
 
 func TestModuleDirs(t *testing.T) {
-	assert.Equal(t, []string{"kubernetes", "etcd", "kwok", "controller-gen"}, ModuleDirs())
+	assert.Equal(t, []string{"kubernetes", "etcd", "kwok", "controller-gen", "source-controller", "helm-controller"}, ModuleDirs())
 }

@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// OperatorBinaryPath is where the operator binary lives inside its image.
+const OperatorBinaryPath = "/usr/bin/cozystack-operator"
+
+// NonRootUser is the numeric user the operator image runs as (distroless "nonroot"); numeric,
+// so the image needs no /etc/passwd.
+const NonRootUser = "65532"
+
+// MediaTypes chooses the manifest, config and layer media types of an image.
+type MediaTypes int
+
+// Media type families.
+const (
+	// OCIMediaTypes: application/vnd.oci.image.manifest.v1+json and friends.
+	OCIMediaTypes MediaTypes = iota
+	// DockerMediaTypes: application/vnd.docker.distribution.manifest.v2+json and friends.
+	DockerMediaTypes
+)
+
+// ImageOptions configure PushBinaryImage. The zero value builds an OCI linux/amd64 image of the
+// operator.
+type ImageOptions struct {
+	// Path is the binary's absolute path in the image and the entrypoint; OperatorBinaryPath
+	// when empty.
+	Path string
+	// Args are appended to the entrypoint as the image's Cmd.
+	Args []string
+	// User is the image's user; NonRootUser when empty.
+	User string
+	// Arch is the image's architecture; "amd64" when empty. It must match the binary's.
+	Arch string
+	// MediaTypes selects OCI (default) or Docker media types.
+	MediaTypes MediaTypes
+}
+
+func (o ImageOptions) withDefaults() ImageOptions {
+	if o.Path == "" {
+		o.Path = OperatorBinaryPath
+	}
+	if o.User == "" {
+		o.User = NonRootUser
+	}
+	if o.Arch == "" {
+		o.Arch = "amd64"
+	}
+	return o
+}
+
+// PushBinaryImage pushes to ref an image holding only the static binary at binaryPath, mode
+// 0755 at opts.Path, on an empty base: a single-platform image (no index), built without
+// Docker. The same binary and options always give the same digest.
+func PushBinaryImage(ctx context.Context, binaryPath, ref string, opts ImageOptions) (Pushed, error) {
+	img, err := BinaryImage(binaryPath, opts)
+	if err != nil {
+		return Pushed{}, err
+	}
+	return write(ctx, ref, img)
+}
+
+// BinaryImage builds, without pushing, the image PushBinaryImage pushes.
+func BinaryImage(binaryPath string, opts ImageOptions) (v1.Image, error) {
+	opts = opts.withDefaults()
+	if !path.IsAbs(opts.Path) || path.Clean(opts.Path) != opts.Path || opts.Path == "/" {
+		return nil, fmt.Errorf("place binary at %q: want a clean absolute file path such as %s", opts.Path, OperatorBinaryPath)
+	}
+	data, err := os.ReadFile(binaryPath)
+	if err != nil {
+		return nil, fmt.Errorf("read binary: %w", err)
+	}
+	manifestType, configType, layerType := types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer
+	if opts.MediaTypes == DockerMediaTypes {
+		manifestType, configType, layerType = types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer
+	}
+	blob, err := tarGzip(func(tw *tar.Writer) error { return writeBinaryTree(tw, opts.Path, data) })
+	if err != nil {
+		return nil, fmt.Errorf("archive binary %s: %w", binaryPath, err)
+	}
+	layer, err := tarball.LayerFromOpener(gzipLayerOpener(blob), tarball.WithMediaType(layerType))
+	if err != nil {
+		return nil, fmt.Errorf("make binary layer: %w", err)
+	}
+	img := mutate.MediaType(empty.Image, manifestType)
+	img = mutate.ConfigMediaType(img, configType)
+	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{
+		Created: v1.Time{Time: epoch}, CreatedBy: "cozylab: add " + opts.Path,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("append binary layer: %w", err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read image config: %w", err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", opts.Arch
+	cfg.Created = v1.Time{Time: epoch}
+	cfg.Config.Entrypoint = []string{opts.Path}
+	cfg.Config.Cmd = opts.Args
+	cfg.Config.User = opts.User
+	cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	img, err = mutate.ConfigFile(img, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("set image config: %w", err)
+	}
+	return img, nil
+}
+
+// writeBinaryTree writes the parent directories of file (0755) and then file itself (0755).
+func writeBinaryTree(tw *tar.Writer, file string, data []byte) error {
+	rel := strings.TrimPrefix(file, "/")
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		if err := writeHeader(tw, strings.Join(parts[:i], "/")+"/", tar.TypeDir, dirMode, 0); err != nil {
+			return err
+		}
+	}
+	return writeFile(tw, rel, 0o755, data)
+}

@@ -1,0 +1,239 @@
+//go:build integration
+
+package registry
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cozylab/cozylab/lab/bincache"
+	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/packages"
+)
+
+// fluxCRDs is the operator's Flux CRD set, read from disk: lab/ may not import operator/.
+const fluxCRDs = "../../operator/flux/crds"
+
+var ociRepositories = sourcev1.GroupVersion.WithResource("ocirepositories")
+
+// TestSourceControllerPullsThePackagesArtifact pushes the embedded packages tree to the
+// in-process registry and checks that a real source-controller makes an OCIRepository pointing
+// at it Ready, reporting the revision PushDirectory returned.
+func TestSourceControllerPullsThePackagesArtifact(t *testing.T) {
+	ctx := t.Context()
+	paths, err := (&bincache.Cache{}).Ensure(ctx, bincache.SourceController)
+	require.NoError(t, err, "get source-controller from the binaries cache (go run mage.go bins)")
+	cp := cptest.Start(t)
+	cfg := cp.RESTConfig()
+	installCRDs(t, ctx, cfg)
+	for _, ns := range []string{"flux-system", "cozy-registry-test"} {
+		_, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Create(ctx,
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+
+	r := startRegistry(t)
+	meta := ArtifactMeta{Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Source: "cozylab", Revision: "main@sha1:0000"}
+	pushed, err := PushDirectory(ctx, packages.FS, r.Ref("cozylab/packages", "v0.0.1"), meta)
+	require.NoError(t, err)
+
+	source := startSourceController(t, cp.Kubeconfig, paths[bincache.SourceController])
+
+	repo := &sourcev1.OCIRepository{
+		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.OCIRepositoryKind},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "cozy-registry-test", Name: "packages"},
+		Spec: sourcev1.OCIRepositorySpec{
+			URL: r.URL("cozylab/packages"), Reference: &sourcev1.OCIRepositoryRef{Tag: "v0.0.1"},
+			Insecure: true, Interval: metav1.Duration{Duration: time.Hour},
+		},
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(repo)
+	require.NoError(t, err)
+	repos := dynamic.NewForConfigOrDie(cfg).Resource(ociRepositories).Namespace(repo.Namespace)
+	_, err = repos.Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	got := waitReady(t, ctx, repos, repo.Name, source)
+	require.NotNil(t, got.Status.Artifact)
+	assert.Equal(t, pushed.Revision, got.Status.Artifact.Revision)
+	assert.Equal(t, "main@sha1:0000", got.Status.Artifact.Metadata[AnnotationRevision])
+	assert.Equal(t, "2026-01-02T03:04:05Z", got.Status.Artifact.Metadata[AnnotationCreated])
+
+	// The tree arrives with its relative paths: source-controller's re-archived copy holds the
+	// same Chart.yaml at the same path.
+	want, err := fs.ReadFile(packages.FS, "core/flux-aio/Chart.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, string(want), servedFile(t, got.Status.Artifact.URL, "core/flux-aio/Chart.yaml"))
+}
+
+// servedFile downloads the tar.gz at url and returns the content of the entry named name
+// (with or without a leading "./").
+func servedFile(t *testing.T, url, name string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s", url)
+	gz, err := gzip.NewReader(resp.Body)
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		require.NoError(t, err, "find %s in %s", name, url)
+		if strings.TrimPrefix(h.Name, "./") == name {
+			data, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			return string(data)
+		}
+	}
+}
+
+// startSourceController runs source-controller against the API server at kubeconfig until t ends.
+func startSourceController(t *testing.T, kubeconfig, bin string) *process.Process {
+	t.Helper()
+	group, err := process.NewGroup(t.TempDir())
+	require.NoError(t, err)
+	// Registered after cptest's cleanup, so the controller stops before the API server.
+	t.Cleanup(func() { assert.NoError(t, group.Stop(context.Background())) })
+	storage := filepath.Join(group.Dir(), "storage")
+	require.NoError(t, os.Mkdir(storage, 0o700)) // source-controller refuses a missing path
+	addr := freeAddrs(t, 3)
+	p, err := group.Start(process.Spec{
+		Name: bincache.SourceController, Path: bin,
+		Env: []string{"KUBECONFIG=" + kubeconfig, "RUNTIME_NAMESPACE=flux-system"},
+		Args: []string{"--watch-all-namespaces=true", "--enable-leader-election=false", "--events-addr=", "--log-encoding=console",
+			"--storage-path=" + storage, "--storage-addr=" + addr[0], "--storage-adv-addr=" + addr[0],
+			"--metrics-addr=" + addr[1], "--health-addr=" + addr[2]},
+	})
+	require.NoError(t, err)
+	return p
+}
+
+// waitReady watches the OCIRepository until its reconcile of the current generation ended
+// Ready; the controller's exit ends the wait early, and a failure shows the controller's log.
+func waitReady(t *testing.T, ctx context.Context, repos dynamic.ResourceInterface, name string, source *process.Process) *sourcev1.OCIRepository {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	go func() {
+		select {
+		case <-source.Exited():
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return repos.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return repos.Watch(ctx, o)
+		},
+	}
+	repo := &sourcev1.OCIRepository{}
+	_, err := watchtools.UntilWithSync(wctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+		u, ok := ev.Object.(*unstructured.Unstructured)
+		if !ok {
+			return false, nil
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, repo); err != nil {
+			return false, err
+		}
+		c := apimeta.FindStatusCondition(repo.Status.Conditions, meta.ReadyCondition)
+		// source-controller patches conditions before the artifact; the reconcile is over once
+		// status.observedGeneration catches up.
+		return c != nil && c.Status == metav1.ConditionTrue && repo.Status.ObservedGeneration == repo.Generation, nil
+	})
+	require.NoError(t, err, "wait for OCIRepository %s Ready; conditions %+v; source-controller log:\n%s",
+		name, repo.Status.Conditions, source.LogTail(20))
+	return repo
+}
+
+// installCRDs creates every CRD of fluxCRDs and watches until all are Established.
+func installCRDs(t *testing.T, ctx context.Context, cfg *rest.Config) {
+	t.Helper()
+	crds := apiextensionsclient.NewForConfigOrDie(cfg).ApiextensionsV1().CustomResourceDefinitions()
+	files, err := filepath.Glob(filepath.Join(fluxCRDs, "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no CRDs in %s", fluxCRDs)
+	pending := map[string]bool{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		require.NoError(t, yaml.UnmarshalStrict(raw, crd), "decode %s", f)
+		_, err = crds.Create(ctx, crd, metav1.CreateOptions{})
+		require.NoError(t, err, "create %s", crd.Name)
+		pending[crd.Name] = true
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return crds.List(ctx, o) },
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return crds.Watch(ctx, o)
+		},
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = watchtools.UntilWithSync(wctx, lw, &apiextensionsv1.CustomResourceDefinition{}, nil, func(ev watch.Event) (bool, error) {
+		if crd, ok := ev.Object.(*apiextensionsv1.CustomResourceDefinition); ok {
+			for _, c := range crd.Status.Conditions {
+				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+					delete(pending, crd.Name)
+				}
+			}
+		}
+		return len(pending) == 0, nil
+	})
+	require.NoError(t, err, "wait for the Flux CRDs to be Established; still pending: %v", pending)
+}
+
+// freeAddrs returns n distinct free 127.0.0.1 addresses.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		require.NoError(t, l.Close())
+	}
+	return out
+}
