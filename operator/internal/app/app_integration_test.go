@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
@@ -30,7 +31,10 @@ import (
 	"github.com/cozylab/cozylab/operator/internal/scheme"
 )
 
-func init() { skipNameValidation = true }
+func init() {
+	skipNameValidation = true
+	ctrl.SetLogger(logr.Discard()) // the operator logs through controller-runtime; tests read its effects
+}
 
 func parse(t *testing.T, args ...string) config.Config {
 	t.Helper()

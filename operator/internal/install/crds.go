@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
@@ -47,7 +48,44 @@ func CRDs(ctx context.Context, c client.WithWatch, fsys fs.FS, names []string, t
 	if err := Apply(ctx, c, objs); err != nil {
 		return fmt.Errorf("install CRDs: %w", err)
 	}
-	return WaitEstablished(ctx, c, crdNames(objs), timeout)
+	if err := WaitEstablished(ctx, c, crdNames(objs), timeout); err != nil {
+		return err
+	}
+	return waitDiscoverable(ctx, c, objs, timeout)
+}
+
+// waitDiscoverable waits until the API server's discovery serves every CRD's kinds: Established
+// comes a moment before discovery, and a manager started in between fails to find the kind.
+// Nothing can be watched for this, so it is a bounded poll.
+func waitDiscoverable(ctx context.Context, c client.Client, crds []*unstructured.Unstructured, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for _, u := range crds {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, crd); err != nil {
+			return fmt.Errorf("read CRD %s: %w", u.GetName(), err)
+		}
+		for _, v := range crd.Spec.Versions {
+			if !v.Served {
+				continue
+			}
+			gk := schema.GroupKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}
+			for {
+				_, err := c.RESTMapper().RESTMapping(gk, v.Name)
+				if err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("wait for %s/%s %s in API discovery: %w (last: %v)", crd.Spec.Group, v.Name, crd.Spec.Names.Kind, ctx.Err(), err)
+				case <-tick.C:
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func crdNames(objs []*unstructured.Unstructured) []string {
