@@ -28,24 +28,35 @@ func controllerManagerSpec(bin, dir, kubeconfig string, port int, c credentials,
 	}}
 }
 
-// startControllerManager starts kube-controller-manager and waits for its /healthz.
-func (cp *ControlPlane) startControllerManager(ctx context.Context, o Options, c credentials, step progress.Step) error {
+func schedulerSpec(bin, dir, kubeconfig string, port int) process.Spec {
+	return process.Spec{Name: "kube-scheduler", Path: bin, Args: []string{
+		"--kubeconfig=" + kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + filepath.Join(dir, "scheduler-certs"),
+	}}
+}
+
+// startWithHealthz starts the component spec(port) builds on a free port and waits for its
+// /healthz, which it serves with a self-signed certificate of its own (only liveness is asked).
+func (cp *ControlPlane) startWithHealthz(ctx context.Context, o Options, step progress.Step, spec func(port int) process.Spec) (*process.Process, error) {
 	free, err := pickPorts(1)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if cp.kcm, err = cp.group.Start(controllerManagerSpec(o.ControllerManager, cp.Dir, cp.Kubeconfig, free[0], c, o.ServiceCIDR)); err != nil {
-		return err
+	s := spec(free[0])
+	p, err := cp.group.Start(s)
+	if err != nil {
+		return nil, err
 	}
-	// It serves /healthz with a self-signed certificate of its own; only liveness is asked here.
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", free[0])
-	return condition.Poll(ctx, step, condition.Condition{
-		Name: "kube-controller-manager /healthz",
+	return p, condition.Poll(ctx, step, condition.Condition{
+		Name: s.Name + " /healthz",
 		Check: func(ctx context.Context) (bool, string, error) {
 			select {
-			case <-cp.kcm.Exited():
-				return false, "", fmt.Errorf("%w; last lines of %s:\n%s", cp.kcm.ExitError(), cp.kcm.LogPath, cp.kcm.LogTail(15))
+			case <-p.Exited():
+				return false, "", fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15))
 			default:
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

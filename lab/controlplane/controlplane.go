@@ -38,6 +38,8 @@ type Options struct {
 	// ControllerManager, when set, is a kube-controller-manager binary started once the
 	// apiserver is ready (garbage collection, namespace deletion, service accounts).
 	ControllerManager string
+	// Scheduler, when set, is a kube-scheduler binary started once the apiserver is ready.
+	Scheduler string
 	// ReadyTimeout bounds the wait for /readyz; one minute when zero.
 	ReadyTimeout time.Duration
 	// Progress receives the start step; progress.Discard when nil.
@@ -59,6 +61,7 @@ type ControlPlane struct {
 	etcd      *process.Process
 	apiserver *process.Process
 	kcm       *process.Process
+	scheduler *process.Process
 	cfg       *rest.Config
 
 	apiserverSpec process.Spec
@@ -165,7 +168,16 @@ func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step)
 		return nil, err
 	}
 	if o.ControllerManager != "" {
-		if err := cp.startControllerManager(ctx, o, creds, step); err != nil {
+		if cp.kcm, err = cp.startWithHealthz(ctx, o, step, func(port int) process.Spec {
+			return controllerManagerSpec(o.ControllerManager, dir, cp.Kubeconfig, port, creds, o.ServiceCIDR)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if o.Scheduler != "" {
+		if cp.scheduler, err = cp.startWithHealthz(ctx, o, step, func(port int) process.Spec {
+			return schedulerSpec(o.Scheduler, dir, cp.Kubeconfig, port)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -243,10 +255,10 @@ func firstServiceIP(cidr string) (net.IP, error) {
 func (cp *ControlPlane) RESTConfig() *rest.Config { return rest.CopyConfig(cp.cfg) }
 
 // Pids returns the process ids of etcd, kube-apiserver and (when started)
-// kube-controller-manager, for leak checks.
+// kube-controller-manager and kube-scheduler, for leak checks.
 func (cp *ControlPlane) Pids() []int {
 	var out []int
-	for _, p := range []*process.Process{cp.etcd, cp.apiserver, cp.kcm} {
+	for _, p := range []*process.Process{cp.etcd, cp.apiserver, cp.kcm, cp.scheduler} {
 		if p != nil {
 			out = append(out, p.Pid())
 		}
@@ -278,4 +290,10 @@ func (cp *ControlPlane) RestartAPIServer(ctx context.Context) error {
 	}
 	cp.apiserver = p
 	return condition.Poll(ctx, progress.Discard.Begin("restart"), cp.readyz(), 100*time.Millisecond, time.Minute)
+}
+
+// StartProcess runs another program in the control plane's process group (kwok, Flux
+// controllers): it logs into the run directory and stops with the control plane.
+func (cp *ControlPlane) StartProcess(spec process.Spec) (*process.Process, error) {
+	return cp.group.Start(spec)
 }
