@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -32,7 +31,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cozylab/cozylab/lab/bincache"
 	"github.com/cozylab/cozylab/lab/command"
@@ -72,7 +70,7 @@ func TestFluxControllersReconcile(t *testing.T) {
 	paths := ensureFlux(t)
 	cp := cptest.Start(t)
 	cfg := cp.RESTConfig()
-	installFluxCRDs(t, ctx, apiextensionsclient.NewForConfigOrDie(cfg))
+	cptest.InstallCRDFiles(t, cfg, filepath.Join(fluxCRDs, "*.yaml"))
 	_, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Create(ctx,
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "flux-system"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -188,42 +186,6 @@ func ensureFlux(t *testing.T) map[string]string {
 	paths, err := (&bincache.Cache{}).Ensure(t.Context(), bincache.SourceController, bincache.HelmController)
 	require.NoError(t, err, "get the Flux controllers from the binaries cache (go run mage.go bins)")
 	return paths
-}
-
-// installFluxCRDs creates every CRD of fluxCRDs and watches until all are Established.
-func installFluxCRDs(t *testing.T, ctx context.Context, c apiextensionsclient.Interface) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(fluxCRDs, "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files, "no CRDs in %s", fluxCRDs)
-	pending := map[string]bool{}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		require.NoError(t, err)
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		require.NoError(t, yaml.UnmarshalStrict(raw, crd), "decode %s", f)
-		_, err = c.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{})
-		require.NoError(t, err, "create %s", crd.Name)
-		pending[crd.Name] = true
-	}
-	crds := c.ApiextensionsV1().CustomResourceDefinitions()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return crds.List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return crds.Watch(ctx, opts)
-		},
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	_, err = watchtools.UntilWithSync(wctx, lw, &apiextensionsv1.CustomResourceDefinition{}, nil, func(ev watch.Event) (bool, error) {
-		if crd, ok := ev.Object.(*apiextensionsv1.CustomResourceDefinition); ok && established(crd) {
-			delete(pending, crd.Name)
-		}
-		return len(pending) == 0, nil
-	})
-	require.NoError(t, err, "wait for the Flux CRDs to be Established; still pending: %v", pending)
 }
 
 func established(crd *apiextensionsv1.CustomResourceDefinition) bool {

@@ -3,8 +3,6 @@
 package packageloop
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +20,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 	"github.com/cozylab/cozylab/lab/progress"
@@ -30,27 +27,6 @@ import (
 
 // helmReleaseCRD is read from disk: lab/ may not import the operator's CRD embed.
 const helmReleaseCRD = "../../operator/flux/crds/helm.toolkit.fluxcd.io_helmreleases.yaml"
-
-// installHelmReleaseCRD creates the HelmRelease CRD and waits until it is served.
-func installHelmReleaseCRD(t *testing.T, ctx context.Context, c client.Client) {
-	data, err := os.ReadFile(helmReleaseCRD)
-	require.NoError(t, err)
-	var crd apiextensionsv1.CustomResourceDefinition
-	require.NoError(t, yaml.Unmarshal(data, &crd))
-	require.NoError(t, c.Create(ctx, &crd))
-	require.Eventually(t, func() bool {
-		var got apiextensionsv1.CustomResourceDefinition
-		if c.Get(ctx, client.ObjectKeyFromObject(&crd), &got) != nil {
-			return false
-		}
-		for _, cond := range got.Status.Conditions {
-			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-				return true
-			}
-		}
-		return false
-	}, 20*time.Second, 100*time.Millisecond, "HelmRelease CRD established")
-}
 
 // loopCluster starts an API server with the HelmRelease CRD, a namespace and a HelmRelease
 // for testdata/demo, and returns the options naming them.
@@ -63,7 +39,7 @@ func loopCluster(t *testing.T) (Options, client.Client) {
 	require.NoError(t, apiextensionsv1.AddToScheme(s))
 	c, err := client.New(rest.CopyConfig(cfg), client.Options{Scheme: s})
 	require.NoError(t, err)
-	installHelmReleaseCRD(t, ctx, c)
+	cptest.InstallCRDFiles(t, cfg, helmReleaseCRD)
 	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cozy-demo"}}))
 	require.NoError(t, c.Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "demo-values", Namespace: "cozy-demo"},

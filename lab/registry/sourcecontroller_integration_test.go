@@ -21,8 +21,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -31,10 +29,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cozylab/cozylab/lab/bincache"
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
@@ -56,7 +52,7 @@ func TestSourceControllerPullsThePackagesArtifact(t *testing.T) {
 	require.NoError(t, err, "get source-controller from the binaries cache (go run mage.go bins)")
 	cp := cptest.Start(t)
 	cfg := cp.RESTConfig()
-	installCRDs(t, ctx, cfg)
+	cptest.InstallCRDFiles(t, cfg, filepath.Join(fluxCRDs, "*.yaml"))
 	for _, ns := range []string{"flux-system", "cozy-registry-test"} {
 		_, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Create(ctx,
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
@@ -181,44 +177,6 @@ func waitReady(t *testing.T, ctx context.Context, repos dynamic.ResourceInterfac
 	require.NoError(t, err, "wait for OCIRepository %s Ready; conditions %+v; source-controller log:\n%s",
 		name, repo.Status.Conditions, source.LogTail(20))
 	return repo
-}
-
-// installCRDs creates every CRD of fluxCRDs and watches until all are Established.
-func installCRDs(t *testing.T, ctx context.Context, cfg *rest.Config) {
-	t.Helper()
-	crds := apiextensionsclient.NewForConfigOrDie(cfg).ApiextensionsV1().CustomResourceDefinitions()
-	files, err := filepath.Glob(filepath.Join(fluxCRDs, "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files, "no CRDs in %s", fluxCRDs)
-	pending := map[string]bool{}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		require.NoError(t, err)
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		require.NoError(t, yaml.UnmarshalStrict(raw, crd), "decode %s", f)
-		_, err = crds.Create(ctx, crd, metav1.CreateOptions{})
-		require.NoError(t, err, "create %s", crd.Name)
-		pending[crd.Name] = true
-	}
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return crds.List(ctx, o) },
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return crds.Watch(ctx, o)
-		},
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	_, err = watchtools.UntilWithSync(wctx, lw, &apiextensionsv1.CustomResourceDefinition{}, nil, func(ev watch.Event) (bool, error) {
-		if crd, ok := ev.Object.(*apiextensionsv1.CustomResourceDefinition); ok {
-			for _, c := range crd.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					delete(pending, crd.Name)
-				}
-			}
-		}
-		return len(pending) == 0, nil
-	})
-	require.NoError(t, err, "wait for the Flux CRDs to be Established; still pending: %v", pending)
 }
 
 // freeAddrs returns n distinct free 127.0.0.1 addresses.

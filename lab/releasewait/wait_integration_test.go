@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 	"github.com/cozylab/cozylab/lab/progress"
@@ -36,7 +34,7 @@ const helmReleaseCRD = "../../operator/flux/crds/helm.toolkit.fluxcd.io_helmrele
 func TestWait(t *testing.T) {
 	cfg := cptest.Config(t)
 	c := newClient(t, cfg)
-	installCRD(t, c)
+	cptest.InstallCRDFiles(t, cfg, helmReleaseCRD)
 
 	t.Run("discovers releases over time and ends after the last turns Ready", func(t *testing.T) {
 		ns := namespace(t, c, "discover")
@@ -116,7 +114,7 @@ func TestWaitBeforeCRD(t *testing.T) {
 	c := newClient(t, cfg)
 	w := startWait(t, cfg, Options{Namespace: "late", Settle: 100 * time.Millisecond})
 	w.await(t, "listing HelmReleases: ")
-	installCRD(t, c)
+	cptest.InstallCRDFiles(t, cfg, helmReleaseCRD)
 	ns := namespace(t, c, "late")
 	create(t, c, ns, "a", nil)
 	setReady(t, c, ns, "a", metav1.ConditionTrue, helmv2.InstallSucceededReason, "")
@@ -226,27 +224,6 @@ func newClient(t *testing.T, cfg *rest.Config) client.Client {
 	c, err := client.New(rest.CopyConfig(cfg), client.Options{Scheme: s})
 	require.NoError(t, err)
 	return c
-}
-
-func installCRD(t *testing.T, c client.Client) {
-	ctx := t.Context()
-	data, err := os.ReadFile(helmReleaseCRD)
-	require.NoError(t, err)
-	var crd apiextensionsv1.CustomResourceDefinition
-	require.NoError(t, yaml.Unmarshal(data, &crd))
-	require.NoError(t, c.Create(ctx, &crd))
-	require.Eventually(t, func() bool {
-		var got apiextensionsv1.CustomResourceDefinition
-		if c.Get(ctx, client.ObjectKeyFromObject(&crd), &got) != nil {
-			return false
-		}
-		for _, cond := range got.Status.Conditions {
-			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-				return true
-			}
-		}
-		return false
-	}, 20*time.Second, 100*time.Millisecond, "HelmRelease CRD established")
 }
 
 func namespace(t *testing.T, c client.Client, name string) string {

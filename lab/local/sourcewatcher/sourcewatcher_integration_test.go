@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,7 +32,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 )
@@ -88,33 +86,6 @@ func sourceTarball(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
-// installCRDs creates the Flux CRDs and waits until they are established.
-func installCRDs(t *testing.T, c client.Client) {
-	ctx := context.Background()
-	paths, err := filepath.Glob(filepath.Join(fluxCRDs, "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, paths, "Flux CRDs in %s", fluxCRDs)
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		require.NoError(t, err)
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		require.NoError(t, yaml.Unmarshal(raw, crd), p)
-		require.NoError(t, c.Create(ctx, crd), p)
-		require.Eventually(t, func() bool {
-			got := &apiextensionsv1.CustomResourceDefinition{}
-			if c.Get(ctx, client.ObjectKeyFromObject(crd), got) != nil {
-				return false
-			}
-			for _, cond := range got.Status.Conditions {
-				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-					return true
-				}
-			}
-			return false
-		}, 10*time.Second, 50*time.Millisecond, "CRD %s established", crd.Name)
-	}
-}
-
 // startStandIn runs the stand-in in a manager against a fresh control plane.
 func startStandIn(t *testing.T) (client.Client, *Reconciler) {
 	cfg := cptest.Config(t)
@@ -125,7 +96,7 @@ func startStandIn(t *testing.T) (client.Client, *Reconciler) {
 	require.NoError(t, sw.AddToScheme(scheme))
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	require.NoError(t, err)
-	installCRDs(t, c)
+	cptest.InstallCRDFiles(t, cfg, filepath.Join(fluxCRDs, "*.yaml"))
 
 	skip := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
