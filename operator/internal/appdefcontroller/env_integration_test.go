@@ -10,8 +10,6 @@ import (
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
-	"github.com/go-logr/logr/testr"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,16 +17,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 	"github.com/cozylab/cozylab/operator/crds"
 	"github.com/cozylab/cozylab/operator/internal/install"
+	"github.com/cozylab/cozylab/operator/internal/optest"
 	"github.com/cozylab/cozylab/operator/internal/scheme"
 )
 
@@ -73,24 +69,7 @@ func (e *env) start() *run {
 		defer r.mu.Unlock()
 		r.outcomes = append(r.outcomes, o)
 	}
-	mgr, err := ctrl.NewManager(e.cfg, ctrl.Options{
-		Scheme:                 scheme.Must(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Logger:                 testr.New(e.t),
-		LeaderElection:         false,
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(e.t, err)
-	require.NoError(e.t, r.SetupWithManager(mgr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	r.stop = sync.OnceFunc(func() {
-		cancel()
-		assert.NoError(e.t, <-done)
-	})
-	e.t.Cleanup(r.stop)
+	r.stop = optest.StartManager(e.t, e.cfg, func(_ context.Context, mgr ctrl.Manager) error { return r.SetupWithManager(mgr) })
 	return r
 }
 

@@ -9,9 +9,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/testr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -55,18 +57,29 @@ func NewCluster(t testing.TB, cfg *rest.Config) *Cluster {
 }
 
 // Run starts a manager on the cluster with the controllers setup registers, and stops it when
-// t ends. Controller name validation is off: every test runs its own manager in one process.
+// t ends.
 func (cl *Cluster) Run(t testing.TB, setup func(ctx context.Context, mgr ctrl.Manager) error) {
+	t.Helper()
+	StartManager(t, cl.Config, setup)
+}
+
+// StartManager starts a controller-runtime manager on cfg (logging to t) with the controllers
+// setup registers. The returned stop ends it and checks it stopped cleanly; it runs at the end
+// of t too, and only once. Controller name validation is off: every test runs its own manager
+// in one process.
+func StartManager(t testing.TB, cfg *rest.Config, setup func(ctx context.Context, mgr ctrl.Manager) error) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	skip := true
-	mgr, err := ctrl.NewManager(cl.Config, ctrl.Options{Scheme: scheme.Must(), Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Controller: config.Controller{SkipNameValidation: &skip}})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.Must(), Metrics: metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0", Logger: testr.NewWithInterface(t, testr.Options{}), Controller: config.Controller{SkipNameValidation: &skip}})
 	require.NoError(t, err)
 	require.NoError(t, setup(ctx, mgr))
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	stop = sync.OnceFunc(func() { cancel(); assert.NoError(t, <-done) })
+	t.Cleanup(stop)
+	return stop
 }
 
 // Golden compares got, as YAML, with testdata/<name>.golden.yaml; `-update` rewrites the file.

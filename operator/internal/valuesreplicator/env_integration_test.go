@@ -8,20 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/operator/internal/optest"
 	"github.com/cozylab/cozylab/operator/internal/scheme"
 )
 
@@ -65,23 +62,7 @@ func (e *env) start(r *Reconciler) {
 		defer e.done.mu.Unlock()
 		e.done.n[req.Namespace]++
 	}
-	mgr, err := ctrl.NewManager(e.cfg, ctrl.Options{
-		Scheme:                 scheme.Must(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Logger:                 testr.New(e.t),
-		LeaderElection:         false,
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(e.t, err)
-	require.NoError(e.t, r.SetupWithManager(mgr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		assert.NoError(e.t, <-done)
-	})
+	optest.StartManager(e.t, e.cfg, func(_ context.Context, mgr ctrl.Manager) error { return r.SetupWithManager(mgr) })
 }
 
 // reconciles returns how many Reconciles of namespace succeeded so far.
