@@ -84,15 +84,7 @@ func Apply(ctx context.Context, opts Options, rep progress.Reporter) (*release.R
 	if err != nil {
 		return nil, err
 	}
-	ch, err := s.loadChart()
-	if err != nil {
-		return nil, err
-	}
-	vals, err := Compose(ctx, s.client, s.hr)
-	if err != nil {
-		return nil, err
-	}
-	last, err := lastRelease(cfg, s.target.ReleaseName)
+	ch, vals, last, err := s.prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -47,15 +47,7 @@ func joinEvents(events []release.HookEvent) string {
 // render composes the values and runs a server-side dry-run install of the chart, so lookup
 // reads the live cluster and capabilities come from it.
 func (s *session) render(ctx context.Context, cfg *action.Configuration) (*rendering, error) {
-	ch, err := s.loadChart()
-	if err != nil {
-		return nil, err
-	}
-	vals, err := Compose(ctx, s.client, s.hr)
-	if err != nil {
-		return nil, err
-	}
-	last, err := lastRelease(cfg, s.target.ReleaseName)
+	ch, vals, last, err := s.prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +63,24 @@ func (s *session) render(ctx context.Context, cfg *action.Configuration) (*rende
 		return nil, fmt.Errorf("render chart %s as %s/%s: %w", s.opts.ChartDir, s.target.Namespace, s.target.ReleaseName, err)
 	}
 	return &rendering{chart: ch, values: vals, release: rel, last: last}, nil
+}
+
+// prepare loads the chart, composes the values from the live HelmRelease and reads the newest
+// release in storage (nil when there is none): what both a render and an apply start from.
+func (s *session) prepare(ctx context.Context, cfg *action.Configuration) (*chart.Chart, map[string]any, *release.Release, error) {
+	ch, err := s.loadChart()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	vals, err := Compose(ctx, s.client, s.hr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	last, err := lastRelease(cfg, s.target.ReleaseName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ch, vals, last, nil
 }
 
 // lastRelease is the newest release name in storage, nil when there is none.
