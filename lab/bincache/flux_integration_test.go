@@ -36,6 +36,7 @@ import (
 	"github.com/cozylab/cozylab/lab/command"
 	"github.com/cozylab/cozylab/lab/condition"
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/process"
 	"github.com/cozylab/cozylab/lab/progress"
 )
@@ -84,20 +85,11 @@ func TestFluxControllersReconcile(t *testing.T) {
 	// source-controller's storage, metrics and health; helm-controller's metrics and health; and
 	// one left closed, as an OCI registry that is not there.
 	addr := loopbackAddrs(t, 6)
-	env := []string{"KUBECONFIG=" + cp.Kubeconfig, "RUNTIME_NAMESPACE=flux-system"}
-	common := []string{"--watch-all-namespaces=true", "--enable-leader-election=false", "--events-addr=", "--log-encoding=console"}
-
-	source, err := group.Start(process.Spec{
-		Name: bincache.SourceController, Path: paths[bincache.SourceController], Env: env,
-		Args: append(slices.Clone(common), "--storage-path="+storage, "--storage-addr="+addr[0], "--storage-adv-addr="+addr[0],
-			"--metrics-addr="+addr[1], "--health-addr="+addr[2]),
-	})
+	source, err := group.Start(local.SourceControllerSpec(paths[bincache.SourceController], cp.Kubeconfig, storage,
+		local.FluxAddrs{Storage: addr[0], Metrics: addr[1], Health: addr[2]}))
 	require.NoError(t, err)
-	helm, err := group.Start(process.Spec{
-		Name: bincache.HelmController, Path: paths[bincache.HelmController], Env: env,
-		Args: append(slices.Clone(common), "--metrics-addr="+addr[3], "--health-addr="+addr[4],
-			"--feature-gates=ExternalArtifact=true"),
-	})
+	helm, err := group.Start(local.HelmControllerSpec(paths[bincache.HelmController], cp.Kubeconfig,
+		local.FluxAddrs{Metrics: addr[3], Health: addr[4]}))
 	require.NoError(t, err)
 
 	for _, c := range []condition.Condition{readyz(source, addr[2]), readyz(helm, addr[4])} {

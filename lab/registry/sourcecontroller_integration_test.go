@@ -34,6 +34,7 @@ import (
 
 	"github.com/cozylab/cozylab/lab/bincache"
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/process"
 	"github.com/cozylab/cozylab/packages"
 )
@@ -125,13 +126,7 @@ func startSourceController(t *testing.T, kubeconfig, bin string) *process.Proces
 	storage := filepath.Join(group.Dir(), "storage")
 	require.NoError(t, os.Mkdir(storage, 0o700)) // source-controller refuses a missing path
 	addr := freeAddrs(t, 3)
-	p, err := group.Start(process.Spec{
-		Name: bincache.SourceController, Path: bin,
-		Env: []string{"KUBECONFIG=" + kubeconfig, "RUNTIME_NAMESPACE=flux-system"},
-		Args: []string{"--watch-all-namespaces=true", "--enable-leader-election=false", "--events-addr=", "--log-encoding=console",
-			"--storage-path=" + storage, "--storage-addr=" + addr[0], "--storage-adv-addr=" + addr[0],
-			"--metrics-addr=" + addr[1], "--health-addr=" + addr[2]},
-	})
+	p, err := group.Start(local.SourceControllerSpec(bin, kubeconfig, storage, local.FluxAddrs{Storage: addr[0], Metrics: addr[1], Health: addr[2]}))
 	require.NoError(t, err)
 	return p
 }
