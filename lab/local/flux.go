@@ -1,7 +1,15 @@
 package local
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
 	"github.com/cozylab/cozylab/lab/bincache"
+	"github.com/cozylab/cozylab/lab/condition"
 	"github.com/cozylab/cozylab/lab/process"
 )
 
@@ -40,4 +48,56 @@ func SourceControllerSpec(bin, kubeconfig, storageDir string, a FluxAddrs) proce
 func HelmControllerSpec(bin, kubeconfig string, a FluxAddrs) process.Spec {
 	return process.Spec{Name: bincache.HelmController, Path: bin, Env: fluxEnv(kubeconfig),
 		Args: append(fluxArgs(a), "--feature-gates=ExternalArtifact=true")}
+}
+
+// Readyz is the condition "<name> /readyz": HTTP 200 from a controller's health address while
+// it lives; its exit ends the wait with the end of its log.
+func Readyz(p *process.Process, addr string) condition.Condition {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return condition.Condition{
+		Name: p.Name + " /readyz",
+		Check: func(ctx context.Context) (bool, string, error) {
+			select {
+			case <-p.Exited():
+				return false, "", fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15))
+			default:
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+			if err != nil {
+				return false, "", err
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return false, "not answering yet", nil
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			if resp.StatusCode == http.StatusOK {
+				return true, "", nil
+			}
+			return false, fmt.Sprintf("HTTP %d %s", resp.StatusCode, body), nil
+		},
+	}
+}
+
+// LoopbackAddrs returns n distinct free 127.0.0.1 addresses. Another program may take one
+// before the controller it is meant for binds it; that controller then exits, and Readyz
+// reports its log.
+func LoopbackAddrs(n int) ([]string, error) {
+	var out []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a free loopback port: %w", err)
+		}
+		ls = append(ls, l) // held until all are picked, so the n ports differ
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
 }

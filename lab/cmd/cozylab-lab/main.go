@@ -1,0 +1,71 @@
+// Command cozylab-lab is the lab daemon: `lab:up` starts it (package lab/daemon) to bring a lab
+// up and keep it running after the harness exits; `lab:down` stops it. It is not meant to be
+// run by hand, but can be, for debugging: cozylab-lab local <state dir>.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/cozylab/cozylab/lab/daemon"
+	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/state"
+)
+
+func main() {
+	if len(os.Args) != 3 || os.Args[1] != "local" {
+		fmt.Fprintln(os.Stderr, "usage: cozylab-lab local <lab state directory>")
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	ctx, child, cancel := daemon.Attach(context.Background())
+	err := runLocal(ctx, child, os.Args[2])
+	cancel()
+	if err != nil {
+		child.Failed(err)
+		fmt.Fprintln(os.Stderr, "cozylab-lab:", err)
+	}
+	child.Close()
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+func runLocal(ctx context.Context, child *daemon.Child, dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	store, err := state.Open(filepath.Dir(dir), filepath.Base(dir), local.ProviderName)
+	if err != nil {
+		return err
+	}
+	self, err := process.Identify(os.Getpid())
+	if err != nil {
+		return err
+	}
+	// Recorded first, so `lab:down` finds the daemon even when the lab never came up.
+	if err := store.Set(map[string]string{local.KeyDaemon: local.FormatIdentity(self)}); err != nil {
+		return err
+	}
+	return local.RunLab(ctx, local.LabOptions{
+		Dir:      dir,
+		Progress: child.Progress,
+		Ready: func(values map[string]string) error {
+			if err := store.Set(values); err != nil {
+				return err
+			}
+			if err := store.MarkDone(local.StepUp); err != nil {
+				return err
+			}
+			child.Ready(values[local.KeyKubeconfig])
+			return nil
+		},
+	})
+}

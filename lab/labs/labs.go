@@ -1,0 +1,87 @@
+// Package labs picks the provider a lab command uses, from LAB_PROVIDER (auto, local or qemu)
+// and LAB_NAME, and says why it picked it.
+package labs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/state"
+)
+
+// DefaultName is the lab name when LAB_NAME is unset.
+const DefaultName = "dev"
+
+// Choice is the provider picked and the one-line reason.
+type Choice struct {
+	Provider provider.Provider
+	Reason   string
+}
+
+// Options are the inputs of Select (normally from the environment; see FromEnv).
+type Options struct {
+	// Provider is auto, local or qemu; auto when empty.
+	Provider string
+	// Name is the lab's name; DefaultName when empty.
+	Name string
+	// Root is the state root; state.Root() when empty.
+	Root string
+	// RepoRoot is the module checkout (builds the lab daemon and the images).
+	RepoRoot string
+	// ProbeKVM reports whether a guest really runs under KVM here, and why (nil: no KVM).
+	ProbeKVM func(ctx context.Context) (bool, string)
+}
+
+// FromEnv reads LAB_PROVIDER and LAB_NAME.
+func FromEnv(repoRoot string) Options {
+	return Options{Provider: os.Getenv("LAB_PROVIDER"), Name: os.Getenv("LAB_NAME"), RepoRoot: repoRoot}
+}
+
+// Select returns the provider for o. An existing lab of that name keeps its provider under
+// auto, so `lab:down` removes what `lab:up` made.
+func Select(ctx context.Context, o Options) (Choice, error) {
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	if err := state.ValidateName(o.Name); err != nil {
+		return Choice{}, fmt.Errorf("LAB_NAME: %w", err)
+	}
+	if o.Root == "" {
+		root, err := state.Root()
+		if err != nil {
+			return Choice{}, err
+		}
+		o.Root = root
+	}
+	kind := strings.ToLower(strings.TrimSpace(o.Provider))
+	reason := "LAB_PROVIDER=" + kind
+	if kind == "" || kind == "auto" {
+		kind, reason = auto(ctx, o)
+	}
+	switch kind {
+	case local.ProviderName:
+		return Choice{Provider: &local.Provider{Lab: o.Name, Root: o.Root, RepoRoot: o.RepoRoot}, Reason: reason}, nil
+	case "qemu":
+		return Choice{}, fmt.Errorf("LAB_PROVIDER=qemu: the QEMU provider is not wired into the lab targets yet; use LAB_PROVIDER=local")
+	}
+	return Choice{}, fmt.Errorf("LAB_PROVIDER=%q: want auto, local or qemu", o.Provider)
+}
+
+func auto(ctx context.Context, o Options) (string, string) {
+	if s, err := state.Open(o.Root, o.Name, ""); err == nil && s.Exists() {
+		p := s.Lab().Provider
+		return p, fmt.Sprintf("lab %s already exists on the %s provider", o.Name, p)
+	}
+	if o.ProbeKVM == nil {
+		return local.ProviderName, "local provider: no KVM probe available"
+	}
+	ok, why := o.ProbeKVM(ctx)
+	if ok {
+		return "qemu", "qemu provider: " + why
+	}
+	return local.ProviderName, "local provider (no KVM guest can run here: " + why + ")"
+}

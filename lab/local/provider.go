@@ -1,0 +1,201 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cozylab/cozylab/lab/command"
+	"github.com/cozylab/cozylab/lab/daemon"
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/state"
+)
+
+// ProviderName is the local provider's name in state files and LAB_PROVIDER.
+const ProviderName = "local"
+
+// StepUp is the state step the daemon records when the lab is up.
+const StepUp = "up"
+
+// DaemonPackage is the lab daemon's main package.
+const DaemonPackage = "./lab/cmd/cozylab-lab"
+
+// Provider runs local labs: the lab lives in a daemon (lab/cmd/cozylab-lab) that `Up` starts
+// and detaches once everything answers, and `Down` stops.
+type Provider struct {
+	// Lab is the lab's name; Root the state root (state.Root() when empty).
+	Lab, Root string
+	// RepoRoot is the checkout the daemon is built from (the module root).
+	RepoRoot string
+}
+
+var _ provider.Provider = (*Provider)(nil)
+
+// Name implements provider.Provider.
+func (p *Provider) Name() string { return ProviderName }
+
+// Dir is the lab's state directory.
+func (p *Provider) Dir() string { return filepath.Join(p.Root, p.Lab) }
+
+// Kubeconfig implements provider.Provider.
+func (p *Provider) Kubeconfig() string { return filepath.Join(p.Dir(), "kubeconfig") }
+
+// Up implements provider.Provider. A lab already up is left as is; one left behind by a killed
+// harness or a failure is removed first, then started afresh.
+func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
+	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	if err != nil {
+		return err
+	}
+	if id, ok := daemonOf(store); ok && id.Running() && store.Done(StepUp) {
+		rep.Begin(fmt.Sprintf("Local lab %s", p.Lab)).Skip(fmt.Sprintf("already up (daemon pid %d)", id.Pid))
+		return nil
+	}
+	if store.Exists() {
+		step := rep.Begin(fmt.Sprintf("Removing what a previous lab:up of %s left", p.Lab))
+		if err := step.Done(p.teardown(ctx, store)); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(p.Dir(), 0o700); err != nil {
+		return fmt.Errorf("create lab directory: %w", err)
+	}
+	bin := filepath.Join(p.Dir(), "bin", "cozylab-lab")
+	step := rep.Begin("Building the lab daemon")
+	if err := step.Done(buildDaemon(ctx, p.RepoRoot, bin)); err != nil {
+		return err
+	}
+	_, err = daemon.Spawn(ctx, daemon.Options{Path: bin, Args: []string{"local", p.Dir()}, Log: filepath.Join(p.Dir(), "daemon.log")}, rep)
+	return err
+}
+
+func buildDaemon(ctx context.Context, repoRoot, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, DaemonPackage)
+	cmd.Dir = repoRoot
+	if _, err := command.Run(cmd); err != nil {
+		return fmt.Errorf("build the lab daemon: %w", err)
+	}
+	return nil
+}
+
+// Down implements provider.Provider: it stops the daemon (its children die with it), kills
+// whatever a killed daemon left, and removes the lab directory. The binaries cache stays.
+func (p *Provider) Down(ctx context.Context, rep progress.Reporter) error {
+	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	if err != nil {
+		return err
+	}
+	step := rep.Begin(fmt.Sprintf("Removing local lab %s", p.Lab))
+	if _, err := os.Stat(p.Dir()); errors.Is(err, os.ErrNotExist) {
+		step.Skip("no such lab")
+		return nil
+	}
+	return step.Done(errors.Join(p.teardown(ctx, store), store.Remove()))
+}
+
+func (p *Provider) teardown(ctx context.Context, store *state.Store) error {
+	var errs []error
+	if id, ok := daemonOf(store); ok {
+		errs = append(errs, id.Terminate(ctx, 30*time.Second))
+	}
+	// A daemon killed with SIGKILL takes its children along (Pdeathsig); these catch the rest.
+	if _, err := process.Sweep(filepath.Join(p.Dir(), "run")); err != nil {
+		errs = append(errs, err)
+	}
+	left, err := process.FindByExecutable(p.Dir())
+	errs = append(errs, err)
+	for _, r := range left {
+		if id, err := process.Identify(r.Pid); err == nil {
+			errs = append(errs, id.Terminate(ctx, 5*time.Second))
+		}
+	}
+	for _, sub := range []string{"run", "operator", "artifacts", "flux-storage"} {
+		errs = append(errs, os.RemoveAll(filepath.Join(p.Dir(), sub)))
+	}
+	return errors.Join(errs...)
+}
+
+// Status implements provider.Provider.
+func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
+	st := provider.Status{Name: p.Lab, Provider: ProviderName, Phase: "absent"}
+	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	if err != nil || !store.Exists() {
+		return st, err
+	}
+	lab := store.Lab()
+	st.Created = lab.Created
+	id, ok := daemonOf(store)
+	running := ok && id.Running()
+	st.Phase = "partial"
+	if running && store.Done(StepUp) {
+		st.Phase = "up"
+	}
+	st.Components = append(st.Components, provider.Component{Name: "lab daemon", Running: running,
+		Detail: fmt.Sprintf("pid %d, log %s", id.Pid, filepath.Join(p.Dir(), "daemon.log"))})
+	if reg := store.Value(KeyRegistry); reg != "" {
+		st.Components = append(st.Components, provider.Component{Name: "registry", Running: running, Detail: reg})
+	}
+	for _, n := range DefaultNodes {
+		st.Nodes = append(st.Nodes, provider.Node{Name: n.Name, Address: "kwok (simulated)", Role: "control-plane"})
+	}
+	return st, nil
+}
+
+// CollectLogs implements provider.Provider: the daemon's log and every process log of the
+// running lab (control plane, kwok, Flux, operator), each copy bounded by ctx.
+func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
+	logs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "*", "*.log"))
+	logs = append(logs, filepath.Join(p.Dir(), "daemon.log"))
+	var errs []error
+	for _, l := range logs {
+		if ctx.Err() != nil {
+			return errors.Join(append(errs, fmt.Errorf("collect logs: %w", ctx.Err()))...)
+		}
+		errs = append(errs, copyLog(l, filepath.Join(dir, filepath.Base(l))))
+	}
+	return errors.Join(errs...)
+}
+
+// maxLog bounds one copied log: the end of a log is what explains a failure.
+const maxLog = 8 << 20
+
+func copyLog(from, to string) error {
+	f, err := os.Open(from)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("collect %s: %w", from, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > maxLog {
+		_, _ = f.Seek(-maxLog, io.SeekEnd)
+	}
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("collect %s: %w", from, err)
+	}
+	_, err = io.Copy(out, f)
+	return errors.Join(err, out.Close())
+}
+
+// FormatIdentity and parseIdentity store a process identity in a state value.
+func FormatIdentity(id process.Identity) string { return fmt.Sprintf("%d/%d", id.Pid, id.Start) }
+
+func daemonOf(store *state.Store) (process.Identity, bool) {
+	pid, start, ok := strings.Cut(store.Value(KeyDaemon), "/")
+	if !ok {
+		return process.Identity{}, false
+	}
+	p, err1 := strconv.Atoi(pid)
+	s, err2 := strconv.ParseUint(start, 10, 64)
+	return process.Identity{Pid: p, Start: s}, err1 == nil && err2 == nil
+}

@@ -1,0 +1,137 @@
+//go:build mage
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/magefile/mage/mg"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cozylab/cozylab/lab/labs"
+	"github.com/cozylab/cozylab/lab/progress"
+)
+
+// Lab groups the lab targets. LAB_PROVIDER=auto|local|qemu picks where the lab runs (auto:
+// qemu only when a guest really boots under KVM) and LAB_NAME names it (default "dev").
+type Lab mg.Namespace
+
+func selectLab(ctx context.Context) (labs.Choice, error) {
+	return labs.Select(ctx, labs.FromEnv("."))
+}
+
+// Up brings a lab up and leaves it running: a Kubernetes API with Flux, the artifact registry and the operator runner.
+func (Lab) Up(ctx context.Context) error {
+	return withTerminal(func(term *progress.Terminal) error {
+		c, err := selectLab(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "Provider:", c.Reason)
+		if err := c.Provider.Up(ctx, term); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "Lab is up. export KUBECONFIG=%s\n", c.Provider.Kubeconfig())
+		return nil
+	})
+}
+
+// Down removes the lab: every process or VM, its network and its state (the binaries and image caches stay).
+func (Lab) Down(ctx context.Context) error {
+	return withTerminal(func(term *progress.Terminal) error {
+		c, err := selectLab(ctx)
+		if err != nil {
+			return err
+		}
+		return c.Provider.Down(ctx, term)
+	})
+}
+
+// Status shows the lab's phase, nodes and components.
+func (Lab) Status(ctx context.Context) error {
+	c, err := selectLab(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := c.Provider.Status(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("lab %s (%s): %s\n", st.Name, st.Provider, st.Phase)
+	for _, n := range st.Nodes {
+		fmt.Printf("  node %-6s %-14s %s\n", n.Name, n.Role, n.Address)
+	}
+	for _, comp := range st.Components {
+		mark := "✗"
+		if comp.Running {
+			mark = "✓"
+		}
+		fmt.Printf("  %s %-12s %s\n", mark, comp.Name, comp.Detail)
+	}
+	return nil
+}
+
+// Kubeconfig prints the lab's kubeconfig path; LAB_KUBECONFIG_MERGE=1 also merges it into ~/.kube/config (like kind).
+func (Lab) Kubeconfig(ctx context.Context) error {
+	c, err := selectLab(ctx)
+	if err != nil {
+		return err
+	}
+	path := c.Provider.Kubeconfig()
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("lab has no kubeconfig yet (%v): run `go run mage.go lab:up`", err)
+	}
+	fmt.Println(path)
+	if os.Getenv("LAB_KUBECONFIG_MERGE") != "1" {
+		return nil
+	}
+	return mergeKubeconfig(path, "cozylab-"+os.Getenv("LAB_NAME"))
+}
+
+// mergeKubeconfig adds the lab's cluster, user and context to ~/.kube/config (or the first
+// file of KUBECONFIG) under name, and makes it the current context.
+func mergeKubeconfig(path, name string) error {
+	name = strings.TrimSuffix(name, "-")
+	if name == "cozylab" {
+		name = "cozylab-" + labs.DefaultName
+	}
+	lab, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return err
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	target := rules.GetDefaultFilename()
+	cfg, err := clientcmd.LoadFromFile(target)
+	if errors.Is(err, os.ErrNotExist) {
+		cfg, err = clientcmd.NewDefaultClientConfigLoadingRules().Load()
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", target, err)
+	}
+	ctx := lab.Contexts[lab.CurrentContext]
+	if ctx == nil {
+		return fmt.Errorf("%s has no current context", path)
+	}
+	cfg.Clusters[name] = lab.Clusters[ctx.Cluster]
+	cfg.AuthInfos[name] = lab.AuthInfos[ctx.AuthInfo]
+	c := ctx.DeepCopy()
+	c.Cluster, c.AuthInfo = name, name
+	cfg.Contexts[name] = c
+	cfg.CurrentContext = name
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		return err
+	}
+	if err := clientcmd.WriteToFile(*cfg, target); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := os.Chmod(target, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "Merged into %s as context %s (now current).\n", target, name)
+	return nil
+}
