@@ -94,6 +94,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.PlatformSource.Name, "platform-source-name", "cozystack-platform", "name of the platform Flux source; the PackageSource is cozystack.<name>")
 	fs.StringVar(&r.ref, "platform-source-ref", "", "key=value[,key=value…]: digest, semver, semverFilter, tag (OCI) or branch, tag, semver, name, commit (Git)")
 	fs.StringVar(&c.PlatformSource.Secret, "platform-source-secret", "", "Secret in cozy-system with the source's credentials")
+	fs.BoolVar(&c.PlatformSource.Insecure, "platform-source-insecure", false, "pull the OCI platform source over plain HTTP (a lab's local registry)")
 	fs.StringVar(&c.ValuesSecretName, "cozy-values-secret-name", v1alpha1.ValuesSecretName, "Secret replicated into system namespaces")
 	fs.StringVar(&c.ValuesSecretNamespace, "cozy-values-secret-namespace", v1alpha1.SystemNamespace, "namespace of the Secret to replicate")
 	fs.StringVar(&r.selector, "cozy-values-namespace-selector", v1alpha1.LabelSystem+"=true", "label selector of the namespaces that get the Secret")
@@ -144,6 +145,9 @@ func (c *Config) validate(r raw) error {
 			c.PlatformKind = kind
 			c.PlatformSource.Ref, err = platform.ParseRef(kind, r.ref)
 			errs = append(errs, err)
+			if c.PlatformSource.Insecure && kind != platform.KindOCIRepository {
+				errs = append(errs, errors.New("--platform-source-insecure applies only to an oci:// --platform-source-url"))
+			}
 		}
 	} else if strings.TrimSpace(r.ref) != "" {
 		errs = append(errs, errors.New("--platform-source-ref needs --platform-source-url"))

@@ -27,8 +27,9 @@ func TestDefaultsAreUpstreams(t *testing.T) {
 }
 
 func TestPlatformFlags(t *testing.T) {
-	c, err := Parse([]string{"--platform-source-url", " oci://127.0.0.1:5000/packages ", "--platform-source-ref", "tag=v1,digest=sha256:ab", "--install-crds"}, &bytes.Buffer{})
+	c, err := Parse([]string{"--platform-source-url", " oci://127.0.0.1:5000/packages ", "--platform-source-ref", "tag=v1,digest=sha256:ab", "--install-crds", "--platform-source-insecure"}, &bytes.Buffer{})
 	require.NoError(t, err)
+	assert.True(t, c.PlatformSource.Insecure)
 	assert.Equal(t, "OCIRepository", c.PlatformKind)
 	assert.Equal(t, "oci://127.0.0.1:5000/packages", c.PlatformSource.URL)
 	assert.Equal(t, map[string]string{"tag": "v1", "digest": "sha256:ab"}, c.PlatformSource.Ref)
@@ -52,6 +53,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{[]string{"--platform-source-url=oci://x", "--platform-source-ref=branch=main"}, `unknown key "branch" for an OCIRepository`},
 		{[]string{"--platform-source-ref=tag=v1"}, "--platform-source-ref needs --platform-source-url"},
 		{[]string{"--platform-source-name="}, "--platform-source-name is empty"},
+		{[]string{"--platform-source-url=https://git/x", "--platform-source-insecure"}, "--platform-source-insecure applies only to an oci://"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"--leader-elect=maybe"}, `invalid boolean value "maybe" for -leader-elect`},
 		{[]string{"stray"}, `unexpected argument "stray"`},
@@ -67,7 +69,7 @@ func TestHelpDescribesEveryFlag(t *testing.T) {
 	_, err := Parse([]string{"--help"}, &out)
 	require.True(t, errors.Is(err, flag.ErrHelp))
 	for _, f := range []string{"install-crds", "install-flux", "platform-source-url", "platform-source-ref", "platform-source-name",
-		"platform-source-secret", "helmrelease-interval", "helmrelease-max-history", "helmrelease-max-retries", "leader-elect",
+		"platform-source-secret", "platform-source-insecure", "helmrelease-interval", "helmrelease-max-history", "helmrelease-max-retries", "leader-elect",
 		"metrics-bind-address", "health-probe-bind-address", "cozy-values-namespace-selector", "zap-log-level"} {
 		assert.Contains(t, out.String(), "-"+f, f)
 	}

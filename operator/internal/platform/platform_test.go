@@ -114,3 +114,12 @@ func TestPlatformPackageSource(t *testing.T) {
 	assert.Equal(t, "cozystack.custom", PackageSource("custom", KindGitRepository).Name)
 	assert.Equal(t, "GitRepository", PackageSource("custom", KindGitRepository).Spec.SourceRef.Kind)
 }
+
+func TestSourceInsecure(t *testing.T) {
+	obj, err := Source(SourceOptions{URL: "oci://127.0.0.1:5000/packages", Name: "cozystack-platform", Insecure: true})
+	require.NoError(t, err)
+	assert.True(t, obj.(*sourcev1.OCIRepository).Spec.Insecure, "a lab's plain-HTTP registry needs spec.insecure")
+	obj, err = Source(SourceOptions{URL: "oci://ghcr.io/x/packages", Name: "cozystack-platform"})
+	require.NoError(t, err)
+	assert.False(t, obj.(*sourcev1.OCIRepository).Spec.Insecure)
+}

@@ -89,6 +89,8 @@ func ParseRef(kind, ref string) (map[string]string, error) {
 type SourceOptions struct {
 	URL, Name, Secret string
 	Ref               map[string]string
+	// Insecure pulls an OCI source over plain HTTP (spec.insecure).
+	Insecure bool
 }
 
 // Source builds the platform's Flux source object in cozy-system.
@@ -112,7 +114,7 @@ func Source(o SourceOptions) (client.Object, error) {
 		repo := &sourcev1.OCIRepository{
 			TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: kind},
 			ObjectMeta: objMeta,
-			Spec:       sourcev1.OCIRepositorySpec{URL: strings.TrimSpace(o.URL), Interval: interval, SecretRef: secret},
+			Spec:       sourcev1.OCIRepositorySpec{URL: strings.TrimSpace(o.URL), Interval: interval, SecretRef: secret, Insecure: o.Insecure},
 		}
 		if len(o.Ref) > 0 {
 			repo.Spec.Reference = &sourcev1.OCIRepositoryRef{

@@ -25,6 +25,7 @@ var variants = map[string]map[string]any{
 		"variant": "hosted", "platformVersion": "v1.6.0", "disableTelemetry": true,
 		"helmReleaseInterval": "30s", "helmReleaseRetryInterval": "1m", "helmReleaseInstallTimeout": "1h30m",
 		"helmReleaseUpgradeTimeout": "15m", "helmReleaseMaxHistory": 0, "platformSourceSecret": "packages-pull",
+		"platformSourceInsecure": true,
 	}},
 }
 

@@ -44,6 +44,9 @@ stays on because that surge briefly runs two managers.
 {{- with $o.platformSourceSecret }}
 - --platform-source-secret={{ . }}
 {{- end }}
+{{- if $o.platformSourceInsecure }}
+- --platform-source-insecure
+{{- end }}
 {{- end -}}
 
 {{/*
