@@ -1,4 +1,9 @@
-// Package e2e will hold the end-to-end pipeline (lab up, installer chart, operator, HelmRelease
-// waiter, checks, diagnostics). Nothing imports it. For now it holds the repository-wide check
-// of the import-direction rule (../../shared/STYLE.md), which `mage verify` runs.
+// Package e2e is the end-to-end pipeline: an ordered list of idempotent actions — lab up, push
+// the artifacts, install the installer chart, wait for the operator and the platform source,
+// create the platform Package, wait for every HelmRelease, check — with a timing table, a JUnit
+// report, and a diagnostics bundle when an action fails. Re-running after a failure skips what
+// is already done: each action checks the cluster (or the registry) before it changes anything.
+//
+// It also holds the repository-wide check of the import-direction rule (../../shared/STYLE.md),
+// which `mage verify` runs.
 package e2e

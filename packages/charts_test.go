@@ -114,6 +114,24 @@ func TestChartsRender(t *testing.T) {
 	}
 }
 
+// TestChartsAcceptInjectedClusterValues: the operator gives every HelmRelease the
+// cozystack-values Secret (top-level _cluster), so every chart it installs must accept it —
+// a schema with additionalProperties false and no _cluster fails only in a real install.
+func TestChartsAcceptInjectedClusterValues(t *testing.T) {
+	injected := map[string]any{"_cluster": map[string]any{"root-host": "example.org", "bundle-name": "isp-full"}}
+	for _, c := range findCharts(t) {
+		if c.Dir == filepath.Join("core", "installer") {
+			continue // installed by hand (Helm), never through a HelmRelease
+		}
+		t.Run(c.Dir, func(t *testing.T) {
+			o := renderCase{chart: c}.options()
+			o.Values = injected
+			_, err := charttest.Render(c.Dir, o)
+			require.NoError(t, err)
+		})
+	}
+}
+
 // TestEmbedKeepsEveryChartFile checks that FS holds each chart file for file, underscore and
 // dot files included: the //go:embed line must name every category folder with all:.
 func TestEmbedKeepsEveryChartFile(t *testing.T) {

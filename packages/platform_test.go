@@ -171,6 +171,20 @@ func TestPlatformSingletons(t *testing.T) {
 	}
 }
 
+// TestPlatformSchemaAcceptsImageReferences: a registry with a port (a lab's local registry)
+// and a digest are valid image references.
+func TestPlatformSchemaAcceptsImageReferences(t *testing.T) {
+	for _, img := range []string{
+		"ghcr.io/cozystack/cozystack/cozystack-operator:v1.6.0",
+		"127.0.0.1:44589/cozystack-operator@sha256:" + strings.Repeat("ab", 32),
+		"registry.local:5000/ns/op:v1@sha256:" + strings.Repeat("0f", 32),
+		"operator",
+	} {
+		_, err := renderPlatform(platformVariants[0], merged(offline, map[string]any{"migrations": map[string]any{"image": img}}), nil)
+		assert.NoError(t, err, img)
+	}
+}
+
 // TestPlatformSchemaRejectsMalformedValues: the platform's values.schema.json refuses bad input
 // before anything renders, naming the field.
 func TestPlatformSchemaRejectsMalformedValues(t *testing.T) {

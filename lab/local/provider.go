@@ -199,3 +199,19 @@ func daemonOf(store *state.Store) (process.Identity, bool) {
 	s, err2 := strconv.ParseUint(start, 10, 64)
 	return process.Identity{Pid: p, Start: s}, err1 == nil && err2 == nil
 }
+
+// Registry is the host:port of the lab's artifact registry, once the lab is up.
+func (p *Provider) Registry() (string, error) {
+	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	if err != nil {
+		return "", err
+	}
+	if r := store.Value(KeyRegistry); r != "" {
+		return r, nil
+	}
+	return "", fmt.Errorf("lab %s has no registry: it is not up (go run mage.go lab:up)", p.Lab)
+}
+
+// InstallerVariant is "hosted": the local operator reaches the API through its kubeconfig, and
+// its Deployment (on a kwok node) needs no node-local endpoint.
+func (p *Provider) InstallerVariant() string { return "hosted" }

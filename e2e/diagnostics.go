@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cozylab/cozylab/lab/releasewait"
+)
+
+// collectBudget bounds the whole collection; each read has its own share of it.
+const collectBudget = 90 * time.Second
+
+// diagnosticKinds are dumped as YAML, each kind to one file.
+var diagnosticKinds = []schema.GroupVersionResource{
+	{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"},
+	{Group: "cozystack.io", Version: "v1alpha1", Resource: "packages"},
+	{Group: "cozystack.io", Version: "v1alpha1", Resource: "packagesources"},
+	{Group: "source.extensions.fluxcd.io", Version: "v1beta1", Resource: "artifactgenerators"},
+	{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "externalartifacts"},
+	{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "ocirepositories"},
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Group: "", Version: "v1", Resource: "pods"},
+	{Group: "", Version: "v1", Resource: "events"},
+}
+
+// collect writes the diagnostics bundle: resources, events, process logs and a summary naming
+// the first blocker, then a tar.gz of it. It is written even when collection overruns its
+// budget: what could not be read is listed in the summary.
+func collect(ctx context.Context, e *env, failure error) (dir, archive string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collectBudget)
+	defer cancel()
+	dir = filepath.Join(e.o.ReportDir, "diagnostics-"+time.Now().UTC().Format("20060102-150405"))
+	var problems []string
+	note := func(err error) {
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	note(os.MkdirAll(filepath.Join(dir, "logs"), 0o755))
+	blocker := ""
+	if e.cfg != nil {
+		blocker = dumpResources(ctx, e, dir, note)
+	} else {
+		problems = append(problems, "no cluster: the lab did not come up, so only logs were collected")
+	}
+	logCtx, logCancel := context.WithTimeout(ctx, 30*time.Second)
+	note(e.o.Lab.CollectLogs(logCtx, filepath.Join(dir, "logs")))
+	logCancel()
+	note(writeSummary(dir, failure, blocker, problems))
+	archive = dir + ".tar.gz"
+	if err := tarGz(dir, archive); err != nil {
+		archive = ""
+	}
+	return dir, archive
+}
+
+// dumpResources writes each kind's objects and returns the first blocker: the failing or
+// longest-waiting HelmRelease, by the waiter's classification.
+func dumpResources(ctx context.Context, e *env, dir string, note func(error)) string {
+	dyn, err := dynamic.NewForConfig(e.cfg)
+	if err != nil {
+		note(err)
+		return ""
+	}
+	blocker := ""
+	for _, gvr := range diagnosticKinds {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		list, err := dyn.Resource(gvr).List(rctx, metav1ListAll)
+		cancel()
+		if err != nil {
+			note(fmt.Errorf("list %s: %w", gvr.Resource, err))
+			continue
+		}
+		note(writeYAML(filepath.Join(dir, gvr.Resource+".yaml"), list.Items))
+		if gvr.Resource == "helmreleases" {
+			blocker = firstBlocker(list.Items)
+		}
+	}
+	return blocker
+}
+
+func writeYAML(path string, items []unstructured.Unstructured) error {
+	var b strings.Builder
+	for _, it := range items {
+		it.SetManagedFields(nil)
+		raw, err := yaml.Marshal(it.Object)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", it.GetName(), err)
+		}
+		b.WriteString("---\n")
+		b.Write(raw)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// firstBlocker names the HelmRelease to look at first: one that failed or stalled, else one
+// not Ready that waits on nothing else, else any not Ready.
+func firstBlocker(items []unstructured.Unstructured) string {
+	var failing, waiting, other []string
+	for _, it := range items {
+		hr, err := toHelmRelease(it)
+		if err != nil {
+			continue
+		}
+		o := releasewait.Classify(hr)
+		line := fmt.Sprintf("HelmRelease %s: %s: %s", o.Key(), o.Reason, o.Message)
+		switch o.State {
+		case releasewait.Ready:
+		case releasewait.Failing, releasewait.Stalled:
+			failing = append(failing, line)
+		case releasewait.WaitingOnDependency:
+			waiting = append(waiting, line)
+		default:
+			other = append(other, line)
+		}
+	}
+	for _, group := range [][]string{failing, other, waiting} {
+		if len(group) > 0 {
+			sort.Strings(group)
+			return group[0]
+		}
+	}
+	return ""
+}
+
+func writeSummary(dir string, failure error, blocker string, problems []string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "e2e failed: %v\n\n", failure)
+	if blocker != "" {
+		fmt.Fprintf(&b, "First blocker: %s\n\n", blocker)
+	}
+	b.WriteString("Files: <kind>.yaml (objects), events.yaml, logs/ (operator, Flux, kube-*, kwok, lab daemon).\n")
+	if len(problems) > 0 {
+		b.WriteString("\nNot collected:\n")
+		for _, p := range problems {
+			fmt.Fprintf(&b, "- %s\n", p)
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644)
+}
+
+// tarGz archives dir as <dir>.tar.gz with paths relative to dir's parent.
+func tarGz(dir, out string) (err error) {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	base := filepath.Dir(dir)
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(base, p)
+		src, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		fi, err := src.Stat()
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: 0o644, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
+		}
+		_, err = io.CopyN(tw, src, fi.Size())
+		return err
+	})
+	return errors.Join(err, tw.Close(), gz.Close())
+}
+
+var metav1ListAll = metav1.ListOptions{}
+
+func toHelmRelease(u unstructured.Unstructured) (*helmv2.HelmRelease, error) {
+	hr := &helmv2.HelmRelease{}
+	return hr, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, hr)
+}

@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/lab/provider"
+)
+
+// Target is what the pipeline needs from a lab beyond the provider interface.
+type Target interface {
+	provider.Provider
+	// Registry is the host:port of the lab's artifact registry, as the harness reaches it.
+	Registry() (string, error)
+	// InstallerVariant is the installer chart's cozystackOperator.variant for this lab.
+	InstallerVariant() string
+}
+
+// Options configure Run.
+type Options struct {
+	// RepoRoot is the module checkout: the packages/ tree and the operator are built from it.
+	RepoRoot string
+	Lab      Target
+	// Variant of the platform Package; DefaultVariant when empty.
+	Variant string
+	// Overlay adds or replaces files in the pushed packages/ tree (tests add broken charts).
+	Overlay map[string][]byte
+	// ExtraObjects are applied with the platform Package (tests add a Package of the overlay).
+	ExtraObjects []client.Object
+	// ReleaseTimeout bounds the HelmRelease wait (15m when zero); FailAfter is how long one
+	// release may keep failing (3m when zero).
+	ReleaseTimeout, FailAfter time.Duration
+	// ReportDir receives junit.xml and, on failure, the diagnostics bundle.
+	ReportDir string
+	Progress  progress.Reporter
+}
+
+// DefaultVariant is the platform variant with every example package.
+const DefaultVariant = "isp-full"
+
+// Result is what a run measured.
+type Result struct {
+	Actions []ActionResult
+	// Diagnostics is the bundle's directory and archive when an action failed.
+	Diagnostics, Archive string
+	// AllReady is how long the platform took from its Package to every HelmRelease Ready.
+	AllReady time.Duration
+	Releases int
+}
+
+// ActionResult is one action's outcome, for the timing table and JUnit.
+type ActionResult struct {
+	Name     string
+	Duration time.Duration
+	Err      error
+	Skipped  string
+}
+
+// env is the state the actions share.
+type env struct {
+	o        Options
+	cfg      *rest.Config
+	c        client.WithWatch
+	pushed   pushed
+	readyDur time.Duration
+	releases int
+}
+
+type stage struct {
+	name string
+	run  func(ctx context.Context, e *env, step progress.Step) error
+}
+
+var stages = []stage{
+	{"lab up", labUp},
+	{"push artifacts", pushArtifacts},
+	{"install the installer chart", installInstaller},
+	{"wait for the operator and the platform source", waitOperator},
+	{"create the platform Package", createPlatform},
+	{"wait for every HelmRelease", waitReleases},
+	{"check Packages, HelmReleases, Deployments", checkAll},
+}
+
+// Run runs the pipeline. On failure it writes the diagnostics bundle and returns the error of
+// the first failed action; the JUnit report is written in every case.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Variant == "" {
+		o.Variant = DefaultVariant
+	}
+	if o.Progress == nil {
+		o.Progress = progress.Discard
+	}
+	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("create report directory: %w", err)
+	}
+	e := &env{o: o}
+	var res Result
+	var failed error
+	for _, a := range stages {
+		start := time.Now()
+		step := o.Progress.Begin(a.name)
+		err := a.run(ctx, e, step)
+		step.Done(err)
+		res.Actions = append(res.Actions, ActionResult{Name: a.name, Duration: time.Since(start), Err: err})
+		if err != nil {
+			failed = fmt.Errorf("%s: %w", a.name, err)
+			break
+		}
+	}
+	res.AllReady, res.Releases = e.readyDur, e.releases
+	if failed != nil {
+		res.Diagnostics, res.Archive = collect(ctx, e, failed)
+	}
+	if err := writeJUnit(filepath.Join(o.ReportDir, "junit.xml"), res.Actions); err != nil {
+		failed = errors.Join(failed, err)
+	}
+	return res, failed
+}
+
+// connect builds the clients once the lab is up.
+func (e *env) connect() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.o.Lab.Kubeconfig())
+	if err != nil {
+		return fmt.Errorf("load the lab's kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme()})
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	e.cfg, e.c = cfg, c
+	return nil
+}
+
+func labUp(ctx context.Context, e *env, step progress.Step) error {
+	step.Status("provider %s", e.o.Lab.Name())
+	if err := e.o.Lab.Up(ctx, e.o.Progress); err != nil {
+		return err
+	}
+	return e.connect()
+}

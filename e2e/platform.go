@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	swv1 "github.com/fluxcd/source-watcher/api/v2/v1beta1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+)
+
+// PlatformPackage is the Package (and PackageSource) of the platform.
+const PlatformPackage = "cozystack.cozystack-platform"
+
+func scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme,
+		helmv2.AddToScheme, sourcev1.AddToScheme, swv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			panic(err) // static registrations: a failure is a programming error
+		}
+	}
+	return s
+}
+
+// waitOperator waits for the operator Deployment to be Available, the operator's CRDs to be
+// served, and the platform PackageSource to be Ready (which takes the operator, the platform
+// OCIRepository pulled by source-controller and its ArtifactGenerator fulfilled).
+func waitOperator(ctx context.Context, e *env, step progress.Step) error {
+	dep := &appsv1.Deployment{}
+	err := waitFor(ctx, e.c, step, "Deployment cozy-system/cozystack-operator Available", &appsv1.DeploymentList{},
+		client.ObjectKey{Namespace: InstallerNS, Name: "cozystack-operator"}, dep, 3*time.Minute, func() (bool, string) {
+			return deploymentAvailable(dep)
+		})
+	if err != nil {
+		return err
+	}
+	ps := &v1alpha1.PackageSource{}
+	return waitFor(ctx, e.c, step, "PackageSource "+PlatformPackage+" Ready", &v1alpha1.PackageSourceList{},
+		client.ObjectKey{Name: PlatformPackage}, ps, 5*time.Minute, func() (bool, string) {
+			return readyCondition(ps.Status.Conditions)
+		})
+}
+
+// createPlatform creates (or updates) the platform Package with the chosen variant, after
+// checking the variant exists.
+func createPlatform(ctx context.Context, e *env, step progress.Step) error {
+	ps := &v1alpha1.PackageSource{}
+	if err := e.c.Get(ctx, client.ObjectKey{Name: PlatformPackage}, ps); err != nil {
+		return fmt.Errorf("read PackageSource %s: %w", PlatformPackage, err)
+	}
+	var variants []string
+	for _, v := range ps.Spec.Variants {
+		variants = append(variants, v.Name)
+	}
+	if !slices.Contains(variants, e.o.Variant) {
+		return fmt.Errorf("unknown platform variant %q: the PackageSource %s offers %s (set E2E_VARIANT)",
+			e.o.Variant, PlatformPackage, strings.Join(variants, ", "))
+	}
+	values, err := json.Marshal(map[string]any{"migrations": map[string]any{"image": e.pushed.operatorImage}})
+	if err != nil {
+		return err
+	}
+	pkg := &v1alpha1.Package{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Package"},
+		ObjectMeta: metav1.ObjectMeta{Name: PlatformPackage},
+		Spec: v1alpha1.PackageSpec{Variant: e.o.Variant, Components: map[string]v1alpha1.PackageComponent{
+			"platform": {Values: &apiextensionsv1.JSON{Raw: values}},
+		}},
+	}
+	step.Status("variant %s", e.o.Variant)
+	objs := append([]client.Object{pkg}, e.o.ExtraObjects...)
+	for _, o := range objs {
+		if err := e.c.Patch(ctx, o, client.Apply, client.FieldOwner("cozylab-e2e"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func readyCondition(conds []metav1.Condition) (bool, string) {
+	c := apimeta.FindStatusCondition(conds, "Ready")
+	switch {
+	case c == nil:
+		return false, "no Ready condition yet"
+	case c.Status == metav1.ConditionTrue:
+		return true, ""
+	}
+	return false, fmt.Sprintf("%s: %s", c.Reason, c.Message)
+}
+
+func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
+	if d.Generation > d.Status.ObservedGeneration {
+		return false, "generation not observed yet"
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			if c.Status == corev1.ConditionTrue {
+				return true, ""
+			}
+			return false, c.Reason + ": " + c.Message
+		}
+	}
+	return false, "no Available condition yet"
+}
