@@ -21,7 +21,7 @@ import (
 // importRules says, per top-level folder, which in-repo folders its Go files may import (its own
 // folder is always allowed). Imports flow from the edges (magefile, e2e) inward: the cluster must
 // not know how it was booted (operator never imports lab or talos), talos never imports lab, and
-// nothing imports e2e. A folder missing here may not be imported by the others and imports freely.
+// only the magefiles (the commands users run) import e2e. A folder missing here may not be imported by the others and imports freely.
 var importRules = map[string][]string{
 	"operator": {},
 	"talos":    {},
@@ -109,7 +109,7 @@ func allowed(from, target string) bool {
 		return true
 	}
 	if topFolder(target+"/") == "e2e" {
-		return false // nothing imports e2e
+		return from == "." // only the magefiles run the pipeline
 	}
 	rules, ok := importRules[from]
 	if !ok {
@@ -173,7 +173,6 @@ func TestImportDirectionCatchesViolations(t *testing.T) {
 	assert.Equal(t, []string{
 		"lab/local/bad.go imports example.com/m/operator/internal/x",
 		"lab/local/e.go imports example.com/m/e2e",
-		"magefile.go imports example.com/m/e2e",
 		"operator/ctrl/c.go imports example.com/m/lab/controlplane",
 		"operator/ctrl/d_test.go imports example.com/m/lab/controlplane",
 		"operator/internal/latest/h.go imports example.com/m/lab/controlplane/cptest",

@@ -5,8 +5,10 @@
 // The twin keeps only what the Talos API itself owns: the applied machine config, whether etcd
 // was bootstrapped, and the TLS identity derived from the config's OS CA. Everything else it
 // reports (services, etcd members, the kubeconfig) comes from a Node, the thing that really runs,
-// so its answers never claim more than the machine does. Later a guest agent provides a Node
-// backed by the guest's processes; tests use MemoryNode.
+// so its answers never claim more than the machine does. ProcessNode is the real one: it runs
+// etcd and kube-apiserver as processes with the config's CAs, joins the other control planes'
+// etcd through its JSON gateway, and is what the guest agent (cmd/cozylab-twin) serves; tests of
+// the API alone use MemoryNode.
 //
 // Like a real node, a twin without a config is in maintenance mode: it serves TLS with a
 // self-signed certificate, asks for no client certificate, and answers only Version and

@@ -95,6 +95,24 @@ func (t *Twin) Serve(lis net.Listener) error {
 // Stop closes the listener and every connection at once, as a reboot would.
 func (t *Twin) Stop() { t.grpc.Stop() }
 
+// GracefulStop stops accepting calls and lets the running ones finish (so the answer to a
+// Reboot reaches the client), or stops at once when ctx ends first.
+func (t *Twin) GracefulStop(ctx context.Context) {
+	done := make(chan struct{})
+
+	go func() {
+		t.grpc.GracefulStop()
+		close(done)
+	}()
+
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.grpc.Stop()
+		<-done
+	}
+}
+
 // Maintenance reports whether the twin still waits for a config.
 func (t *Twin) Maintenance() bool {
 	t.mu.Lock()

@@ -1,0 +1,104 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/cozylab/cozylab/lab/command"
+)
+
+// initrdName is the initramfs file in its digest directory.
+const initrdName = "initramfs.cpio.gz"
+
+// cachedInitramfs returns <cache>/<digest>/initramfs.cpio.gz, writing it (temp file, then
+// rename) only when it is not there yet.
+func (o Options) cachedInitramfs(entries []entry) (string, error) {
+	step := o.Reporter.Begin("Building the twin initramfs")
+
+	sum, err := digest(entries)
+	if err != nil {
+		return "", step.Done(err)
+	}
+
+	dir := filepath.Join(o.CacheDir, sum)
+	path := filepath.Join(dir, initrdName)
+
+	if _, err := os.Stat(path); err == nil {
+		step.Skip("cached " + sum)
+
+		return path, nil
+	}
+
+	return path, step.Done(writeAtomically(path, entries))
+}
+
+func writeAtomically(path string, entries []entry) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create image dir: %w", err)
+	}
+
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".initramfs-*")
+	if err != nil {
+		return fmt.Errorf("create initramfs: %w", err)
+	}
+
+	err = writeInitramfs(tmp, entries)
+	err = errors.Join(err, tmp.Close())
+
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+
+	if err != nil {
+		return errors.Join(fmt.Errorf("write initramfs %s: %w", path, err), removeIfExists(tmp.Name()))
+	}
+
+	return nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+
+	return nil
+}
+
+// buildAgent builds the twin agent statically (CGO_ENABLED=0: the guest has no libc) into the
+// cache dir and returns its path. Go's build cache makes a rebuild a relink.
+func buildAgent(ctx context.Context, o Options) (string, error) {
+	step := o.Reporter.Begin("Building the twin agent")
+
+	out := filepath.Join(o.CacheDir, "agent", "cozylab-twin")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", step.Done(fmt.Errorf("create agent dir: %w", err))
+	}
+
+	f, err := os.CreateTemp(filepath.Dir(out), ".cozylab-twin-*")
+	if err != nil {
+		return "", step.Done(fmt.Errorf("create agent file: %w", err))
+	}
+
+	tmp := f.Name()
+	if err := f.Close(); err != nil {
+		return "", step.Done(fmt.Errorf("create agent file: %w", err))
+	}
+
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, AgentPackage)
+	cmd.Dir = o.RepoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly")
+
+	if _, err := command.Run(cmd); err != nil {
+		return "", step.Done(errors.Join(fmt.Errorf("build the twin agent: %w", err), removeIfExists(tmp)))
+	}
+
+	if err := os.Rename(tmp, out); err != nil {
+		return "", step.Done(fmt.Errorf("install the twin agent: %w", err))
+	}
+
+	return out, step.Done(nil)
+}

@@ -1,0 +1,222 @@
+//go:build integration
+
+package image
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kdomanski/iso9660"
+	"github.com/siderolabs/talos/pkg/machinery/client"
+	clientconfig "github.com/siderolabs/talos/pkg/machinery/client/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cozylab/cozylab/lab/bincache"
+	"github.com/cozylab/cozylab/lab/condition"
+	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/talos/flows"
+	"github.com/cozylab/cozylab/talos/machineconfig"
+)
+
+// Under QEMU's user network the guest is 10.0.2.15 behind the gateway 10.0.2.2.
+const (
+	guestMAC  = "52:54:00:12:34:56"
+	guestAddr = "10.0.2.15"
+)
+
+func TestTwinGuestBoots(t *testing.T) {
+	qemu, err := exec.LookPath("qemu-system-x86_64")
+	require.NoError(t, err, "qemu-system-x86_64 is missing: run `apt-get install qemu-system-x86`")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+
+	bins, err := (&bincache.Cache{}).Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer)
+	require.NoError(t, err, "the binaries cache must hold etcd and kube-apiserver (go run mage.go bins)")
+
+	kernel, initrd, err := Build(ctx, Options{EtcdPath: bins[bincache.Etcd], APIServerPath: bins[bincache.KubeAPIServer]})
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	res := generateConfig(t)
+	seedPath := filepath.Join(dir, "seed.iso")
+	writeSeed(t, seedPath, res.Nodes[0].Config)
+
+	apiPort := freePort(t)
+	serial := startGuest(ctx, t, qemu, kernel, initrd, seedPath, apiPort)
+
+	for _, want := range []string{
+		"cozylab-twin: seed: found cidata on /dev/vd",
+		"cozylab-twin: network: ",
+		"up with [" + guestAddr + "/24]",
+		"cozylab-twin: hostname: cp-1",
+		"cozylab-twin: api: serving the Talos API on [::]:50000, secure",
+	} {
+		require.NoError(t, condition.Poll(ctx, progress.Discard.Begin(""), serialLine(serial, want), 500*time.Millisecond, 3*time.Minute))
+	}
+
+	c := guestClient(t, res.Talosconfig, apiPort)
+	v, err := c.Version(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "nocloud", v.Messages[0].Platform.Name)
+	assert.Equal(t, "cp-1", v.Messages[0].Metadata.Hostname)
+
+	poll := flows.Poll{Interval: time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 10 * time.Second}
+	require.NoError(t, flows.Bootstrap(ctx, "cp-1", c, flows.BootstrapTiming{Ready: poll, Retry: flows.BootstrapPoll}, nil))
+	require.NoError(t, flows.WaitAll(ctx, flows.ServicesHealthy("cp-1", c, "etcd", "kube-apiserver"), poll, nil))
+}
+
+// startGuest boots the twin under TCG with the seed on virtio-blk and the Talos API forwarded
+// to 127.0.0.1:apiPort; it returns the serial log's path. QEMU is killed when the test ends.
+func startGuest(ctx context.Context, t *testing.T, qemu, kernel, initrd, seedPath string, apiPort int) string {
+	t.Helper()
+
+	serial := filepath.Join(t.TempDir(), "serial.log")
+	cmd := exec.CommandContext(ctx, qemu,
+		"-machine", "q35", "-accel", "tcg", "-m", "2048", "-smp", "2",
+		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1",
+		"-display", "none", "-monitor", "none", "-serial", "file:"+serial, "-no-reboot",
+		"-device", "virtio-rng-pci",
+		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:50000", apiPort),
+		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC,
+		"-drive", "file="+seedPath+",if=virtio,format=raw,readonly=on",
+	)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // the guest has no state worth a graceful stop
+		_ = cmd.Wait()
+		if t.Failed() || testing.Verbose() {
+			log, _ := os.ReadFile(serial)
+			t.Logf("serial log:\n%s\nqemu stderr:\n%s", log, stderr.String())
+		}
+	})
+
+	return serial
+}
+
+// serialLine holds when the serial log contains want; a guest that gave up fails it at once.
+func serialLine(path, want string) condition.Condition {
+	return condition.Condition{
+		Name: fmt.Sprintf("serial log shows %q", want),
+		Check: func(context.Context) (bool, string, error) {
+			log, err := os.ReadFile(path)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+
+			if strings.Contains(string(log), "cozylab-twin: agent: ") && !strings.Contains(string(log), want) {
+				if i := strings.LastIndex(string(log), "cozylab-twin: agent: "); !strings.HasPrefix(string(log[i:]), "cozylab-twin: agent: starting") {
+					return false, "", fmt.Errorf("the agent failed: %s", strings.SplitN(string(log[i:]), "\n", 2)[0])
+				}
+			}
+
+			return strings.Contains(string(log), want), fmt.Sprintf("%d bytes of log", len(log)), nil
+		},
+	}
+}
+
+func generateConfig(t *testing.T) *machineconfig.Result {
+	t.Helper()
+
+	bundle, err := machineconfig.LoadOrCreateSecrets(filepath.Join(t.TempDir(), "secrets.yaml"))
+	require.NoError(t, err)
+
+	mac, err := net.ParseMAC(guestMAC)
+	require.NoError(t, err)
+
+	res, err := machineconfig.Generate(machineconfig.Options{
+		ClusterName: "twin-image",
+		VIP:         netip.MustParseAddr("10.0.2.100"),
+		Nodes:       []machineconfig.Node{{Name: "cp-1", Address: netip.MustParsePrefix(guestAddr + "/24"), MAC: mac}},
+	}, bundle)
+	require.NoError(t, err)
+
+	return res
+}
+
+// writeSeed writes a NoCloud seed (iso9660, label cidata) for the guest.
+func writeSeed(t *testing.T, path string, userData []byte) {
+	t.Helper()
+
+	w, err := iso9660.NewWriter()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, w.Cleanup()) }()
+
+	files := map[string]string{
+		"meta-data": "instance-id: cp-1\nlocal-hostname: cp-1\n",
+		"network-config": `version: 2
+ethernets:
+  lab:
+    match:
+      macaddress: "` + guestMAC + `"
+    addresses: [` + guestAddr + `/24]
+    gateway4: 10.0.2.2
+    nameservers:
+      addresses: [10.0.2.3]
+`,
+		"user-data": string(userData),
+	}
+	for name, data := range files {
+		require.NoError(t, w.AddFile(strings.NewReader(data), name))
+	}
+
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, w.WriteTo(f, "cidata"))
+	require.NoError(t, f.Close())
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// guestClient reaches the guest's API through QEMU's port forward, checking the server
+// certificate against the guest's own address, which is what the certificate names.
+func guestClient(t *testing.T, tc *clientconfig.Config, port int) *client.Client {
+	t.Helper()
+
+	ctxCfg := tc.Contexts[tc.Context]
+	decode := func(s string) []byte {
+		b, err := base64.StdEncoding.DecodeString(s)
+		require.NoError(t, err)
+
+		return b
+	}
+
+	pair, err := tls.X509KeyPair(decode(ctxCfg.Crt), decode(ctxCfg.Key))
+	require.NoError(t, err)
+
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(decode(ctxCfg.CA)))
+
+	c, err := client.New(t.Context(), client.WithEndpoints(fmt.Sprintf("127.0.0.1:%d", port)),
+		client.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, ServerName: guestAddr}))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+
+	return c
+}

@@ -1,0 +1,175 @@
+package twin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// healthTimeout bounds one health check made for ServiceList.
+const healthTimeout = 2 * time.Second
+
+// startAPIServer waits (bounded) for the bootstrapped etcd to be healthy, then starts
+// kube-apiserver. A failure is kept for Services to report.
+func (n *ProcessNode) startAPIServer(ctx context.Context) {
+	err := n.waitEtcdHealthy(ctx)
+	if err == nil {
+		err = n.launchAPIServer()
+	}
+
+	if err != nil {
+		n.mu.Lock()
+		n.apiErr = err
+		n.mu.Unlock()
+		n.log("kube-apiserver: %v", err)
+
+		return
+	}
+
+	n.log("kube-apiserver: started")
+}
+
+// waitEtcdHealthy polls etcd's /health until it passes or etcdReadyTimeout ends.
+func (n *ProcessNode) waitEtcdHealthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, etcdReadyTimeout)
+	defer cancel()
+
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+
+	for {
+		err := n.gatewayHealth(ctx)
+		if err == nil {
+			return nil
+		}
+
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for etcd to be healthy: %w (last: %w)", ctx.Err(), err)
+		case <-ticker.C:
+		}
+	}
+}
+
+func (n *ProcessNode) gatewayHealth(ctx context.Context) error {
+	n.mu.Lock()
+	gw := n.gateway
+	n.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+
+	return gw.health(ctx, httpsURL(n.opts.Address, etcdClientPort))
+}
+
+func (n *ProcessNode) launchAPIServer() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	if n.stopped {
+		return errors.New("start kube-apiserver: the node is shutting down")
+	}
+
+	admin, err := writeAPIServerPKI(n.cfg, n.layout, n.opts.Hostname, n.opts.Address, n.facts)
+	if err != nil {
+		return fmt.Errorf("start kube-apiserver: %w", err)
+	}
+
+	args := apiServerArgs(n.layout, n.opts.Address, n.facts)
+
+	c, err := startChild("kube-apiserver", n.opts.APIServerPath, args, n.layout.log("kube-apiserver"))
+	if err != nil {
+		return err
+	}
+
+	n.admin, n.apiserver = admin, c
+
+	return nil
+}
+
+// Services implements Node: etcd once the node has a config (Preparing while it waits to join
+// or be bootstrapped), kube-apiserver once started, each with a live health check.
+func (n *ProcessNode) Services(ctx context.Context) ([]Service, error) {
+	n.mu.Lock()
+	cfg, etcd, apiserver, admin := n.cfg, n.etcd, n.apiserver, n.admin
+	joinErr, apiErr := n.joinErr, n.apiErr
+	n.mu.Unlock()
+
+	if cfg == nil {
+		return nil, nil
+	}
+
+	var out []Service
+
+	if etcd == nil {
+		msg := "waiting to join the etcd cluster or to be bootstrapped"
+		if joinErr != nil {
+			msg += ": " + joinErr.Error()
+		}
+
+		out = append(out, Service{ID: "etcd", State: "Preparing", HealthUnknown: true, Message: msg})
+	} else {
+		out = append(out, childService(ctx, "etcd", etcd, n.gatewayHealth))
+	}
+
+	if apiserver != nil {
+		out = append(out, childService(ctx, "kube-apiserver", apiserver, func(ctx context.Context) error {
+			return n.readyz(ctx, admin)
+		}))
+	} else if apiErr != nil {
+		out = append(out, Service{ID: "kube-apiserver", State: "Failed", Message: apiErr.Error()})
+	}
+
+	return out, nil
+}
+
+// childService reports a started process: Finished or Failed once it exited, else Running with
+// the result of check.
+func childService(ctx context.Context, id string, c *child, check func(context.Context) error) Service {
+	if done, err := c.exited(); done {
+		if err != nil {
+			return Service{ID: id, State: "Failed", Message: fmt.Sprintf("%s exited: %v", id, err)}
+		}
+
+		return Service{ID: id, State: "Finished", Message: id + " exited"}
+	}
+
+	if err := check(ctx); err != nil {
+		return Service{ID: id, State: "Running", Message: err.Error()}
+	}
+
+	return Service{ID: id, State: "Running", Healthy: true, Message: "Health check successful"}
+}
+
+// readyz asks the local kube-apiserver's /readyz as the cluster admin.
+func (n *ProcessNode) readyz(ctx context.Context, admin *tls.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+
+	url := httpsURL(n.opts.Address, apiServerPort) + "/readyz"
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("build readyz request: %w", err)
+	}
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: admin, DisableKeepAlives: true}}
+
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("check kube-apiserver readiness: %w", err)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096)) //nolint:errcheck // best effort detail
+
+		return fmt.Errorf("kube-apiserver is not ready: %s: %s", resp.Status, body)
+	}
+
+	return nil
+}
