@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing/fstest"
 
@@ -86,7 +90,43 @@ func packagesTree(dir string, overlay map[string][]byte) (fstest.MapFS, error) {
 	for p, data := range overlay {
 		tree[p] = &fstest.MapFile{Data: data, Mode: 0o644}
 	}
-	return tree, nil
+	return tree, stampPlatform(tree)
+}
+
+// platformChart is the chart whose version is stamped with the tree's revision.
+const platformChart = "core/platform/Chart.yaml"
+
+var chartVersion = regexp.MustCompile(`(?m)^version:\s*"?([^"\s]+)"?\s*$`)
+
+// stampPlatform adds the digest of the rest of the tree to the platform chart's version as
+// build metadata, as a release build stamps versions: the platform release then upgrades
+// whenever any package changes, and with it its copy of the platform source
+// (cozystack-packages), which every PackageSource reads. Without it, a changed package would
+// never reach the cluster while the platform chart itself is unchanged.
+func stampPlatform(tree fstest.MapFS) error {
+	f, ok := tree[platformChart]
+	if !ok {
+		return fmt.Errorf("stamp the platform chart: %s is missing from packages/", platformChart)
+	}
+	h := sha256.New()
+	for _, p := range slices.Sorted(maps.Keys(tree)) {
+		if p != platformChart {
+			fmt.Fprintf(h, "%s\x00%d\x00", p, len(tree[p].Data))
+			h.Write(tree[p].Data)
+		}
+	}
+	m := chartVersion.FindSubmatchIndex(f.Data)
+	if m == nil {
+		return fmt.Errorf("stamp the platform chart: %s has no version line", platformChart)
+	}
+	version, sep := string(f.Data[m[2]:m[3]]), "+"
+	if strings.Contains(version, "+") {
+		sep = "."
+	}
+	stamped := fmt.Sprintf("version: %s%slab.%x", version, sep, h.Sum(nil)[:6])
+	data := append(append(slices.Clone(f.Data[:m[0]]), stamped...), f.Data[m[1]:]...)
+	tree[platformChart] = &fstest.MapFile{Data: data, Mode: f.Mode}
+	return nil
 }
 
 func shortDigest(d string) string {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/cozylab/cozylab/lab/progress"
 	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
 
 // Target is what the pipeline needs from a lab beyond the provider interface.
@@ -98,6 +101,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.Progress == nil {
 		o.Progress = progress.Discard
+	}
+	if !slices.Contains(v1alpha1.PlatformVariants, o.Variant) {
+		return Result{}, fmt.Errorf("unknown platform variant %q: choose one of %s (E2E_VARIANT)", o.Variant, strings.Join(v1alpha1.PlatformVariants, ", "))
 	}
 	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("create report directory: %w", err)

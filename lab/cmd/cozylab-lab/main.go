@@ -1,6 +1,6 @@
 // Command cozylab-lab is the lab daemon: `lab:up` starts it (package lab/daemon) to bring a lab
 // up and keep it running after the harness exits; `lab:down` stops it. It is not meant to be
-// run by hand, but can be, for debugging: cozylab-lab local <state dir>.
+// run by hand, but can be, for debugging: cozylab-lab <provider> <state dir>.
 package main
 
 import (
@@ -18,14 +18,20 @@ import (
 	"github.com/cozylab/cozylab/lab/state"
 )
 
+// runners are the daemons of each provider, by provider name.
+var runners = map[string]func(ctx context.Context, child *daemon.Child, dir string) error{
+	local.ProviderName: runLocal,
+}
+
 func main() {
-	if len(os.Args) != 3 || os.Args[1] != "local" {
-		fmt.Fprintln(os.Stderr, "usage: cozylab-lab local <lab state directory>")
+	run, ok := runners[arg(1)]
+	if len(os.Args) != 3 || !ok {
+		fmt.Fprintln(os.Stderr, "usage: cozylab-lab <local|qemu> <lab state directory>")
 		os.Exit(2)
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	ctx, child, cancel := daemon.Attach(context.Background())
-	err := runLocal(ctx, child, os.Args[2])
+	err := run(ctx, child, os.Args[2])
 	cancel()
 	if err != nil {
 		child.Failed(err)
@@ -35,6 +41,13 @@ func main() {
 	if err != nil {
 		os.Exit(1)
 	}
+}
+
+func arg(i int) string {
+	if i < len(os.Args) {
+		return os.Args[i]
+	}
+	return ""
 }
 
 func runLocal(ctx context.Context, child *daemon.Child, dir string) error {

@@ -70,3 +70,7 @@ const (
 	// ReasonSourceWatcherRecoveryForced is written on the ArtifactGenerator's Ready.
 	ReasonSourceWatcherRecoveryForced = "SourceWatcherRecoveryForced"
 )
+
+// PlatformVariants are the variants of the platform PackageSource the operator creates, in its
+// order (operator/internal/platform holds each one's values files).
+var PlatformVariants = []string{"default", "isp-full", "isp-hosted", "isp-full-generic"}

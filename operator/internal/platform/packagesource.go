@@ -53,3 +53,12 @@ func PackageSource(sourceName, kind string) *v1alpha1.PackageSource {
 func Apply(ctx context.Context, c client.Client, objs ...client.Object) error {
 	return install.ApplyObjects(ctx, c, objs...)
 }
+
+// VariantNames lists the platform variants a platform Package may choose.
+func VariantNames() []string {
+	var out []string
+	for _, v := range platformVariants {
+		out = append(out, v.name)
+	}
+	return out
+}

@@ -123,3 +123,7 @@ func TestSourceInsecure(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, obj.(*sourcev1.OCIRepository).Spec.Insecure)
 }
+
+func TestVariantNamesMatchTheAPI(t *testing.T) {
+	assert.Equal(t, v1alpha1.PlatformVariants, VariantNames())
+}

@@ -1,0 +1,151 @@
+//go:build integration
+
+package e2e
+
+import (
+	"context"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/operator/api/v1alpha1"
+)
+
+// TestLocalE2E runs the whole pipeline on the local provider (the README's main command),
+// again on the running lab (everything done is skipped or unchanged), then with a deliberately
+// broken chart, which must fail naming its HelmRelease long before the overall timeout; then
+// lab down must leave nothing.
+func TestLocalE2E(t *testing.T) {
+	ctx := context.Background()
+	lab := &local.Provider{Lab: "e2e", Root: t.TempDir(), RepoRoot: ".."}
+	t.Cleanup(func() {
+		require.NoError(t, lab.Down(context.WithoutCancel(ctx), progress.Discard))
+		assertNothingLeft(t, lab.Dir())
+	})
+	reports := t.TempDir()
+	rec := &progress.Recorder{}
+	res, err := Run(ctx, Options{RepoRoot: "..", Lab: lab, ReportDir: reports, Progress: rec})
+	require.NoError(t, err, "diagnostics: %s", res.Diagnostics)
+	assert.GreaterOrEqual(t, res.Releases, 6, "isp-full installs the platform and five packages")
+	assert.Empty(t, res.Diagnostics, "no bundle on success")
+	suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
+	assert.Equal(t, len(stages), suite.Tests)
+	assert.Zero(t, suite.Failures)
+
+	t.Run("a re-run finds everything done", func(t *testing.T) {
+		rec := &progress.Recorder{}
+		_, err := Run(ctx, Options{RepoRoot: "..", Lab: lab, ReportDir: t.TempDir(), Progress: rec})
+		require.NoError(t, err)
+		skipped := false
+		for _, r := range rec.Records() {
+			if r.Outcome == progress.Skipped && strings.Contains(r.Note, "already up") {
+				skipped = true
+			}
+		}
+		assert.True(t, skipped, "the lab was up and is not started again: %v", rec.Records())
+	})
+
+	t.Run("a broken chart fails naming its HelmRelease", func(t *testing.T) {
+		reports := t.TempDir()
+		start := time.Now()
+		res, err := Run(ctx, Options{
+			RepoRoot: "..", Lab: lab, ReportDir: reports, Progress: progress.Discard,
+			Overlay: brokenChart, ExtraObjects: brokenPackage(), FailAfter: 45 * time.Second, ReleaseTimeout: 10 * time.Minute,
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "HelmRelease cozy-system/broken failing for", "the failure, not the overall timeout, ends the wait")
+		assert.Less(t, time.Since(start), 5*time.Minute, "well before the 10m release timeout")
+		summary, rerr := os.ReadFile(filepath.Join(res.Diagnostics, "summary.txt"))
+		require.NoError(t, rerr)
+		assert.Contains(t, string(summary), "First blocker: HelmRelease cozy-system/broken: ")
+		assert.Contains(t, string(summary), "ConfigMap in version \"v1\" cannot be handled", "the API server's refusal is quoted")
+		for _, f := range []string{"helmreleases.yaml", "packages.yaml", "ocirepositories.yaml", "events.yaml", "logs/cozystack-operator.log", "logs/helm-controller.log", "logs/kube-apiserver.log"} {
+			assert.FileExists(t, filepath.Join(res.Diagnostics, f))
+		}
+		assert.FileExists(t, res.Archive)
+		suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
+		assert.Equal(t, 1, suite.Failures)
+
+		c, cerr := client.New(mustConfig(t, lab), client.Options{Scheme: scheme()})
+		require.NoError(t, cerr)
+		for _, o := range brokenPackage() {
+			require.NoError(t, client.IgnoreNotFound(c.Delete(ctx, o)))
+		}
+	})
+}
+
+// brokenChart is a chart whose ConfigMap the API server refuses (data values must be strings).
+var brokenChart = map[string][]byte{
+	"extra/broken/Chart.yaml":               []byte("apiVersion: v2\nname: broken\nversion: 0.1.0\n"),
+	"extra/broken/values.yaml":              []byte("{}\n"),
+	"extra/broken/templates/configmap.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  answer: 42\n"),
+}
+
+func brokenPackage() []client.Object {
+	src := &v1alpha1.PackageSource{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "PackageSource"},
+		ObjectMeta: metav1.ObjectMeta{Name: "cozystack.broken"},
+		Spec: v1alpha1.PackageSourceSpec{
+			SourceRef: &v1alpha1.PackageSourceRef{Kind: "OCIRepository", Name: "cozystack-packages", Namespace: InstallerNS, Path: "/"},
+			Variants: []v1alpha1.Variant{{Name: "default", Components: []v1alpha1.Component{{
+				Name: "broken", Path: "extra/broken", Install: &v1alpha1.ComponentInstall{Namespace: InstallerNS, ReleaseName: "broken"},
+			}}}},
+		},
+	}
+	pkg := &v1alpha1.Package{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Package"},
+		ObjectMeta: metav1.ObjectMeta{Name: "cozystack.broken"},
+		Spec:       v1alpha1.PackageSpec{Variant: "default"},
+	}
+	return []client.Object{src, pkg}
+}
+
+func readJUnit(t *testing.T, path string) junitSuite {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var s junitSuite
+	require.NoError(t, xml.Unmarshal(raw, &s))
+	return s
+}
+
+func mustConfig(t *testing.T, lab *local.Provider) *rest.Config {
+	t.Helper()
+	e := &env{o: Options{Lab: lab}}
+	require.NoError(t, e.connect())
+	return e.cfg
+}
+
+// assertNothingLeft checks no process runs from or for the lab directory, and that it is gone.
+func assertNothingLeft(t *testing.T, dir string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(labProcesses(t, dir)) == 0 }, 30*time.Second, 100*time.Millisecond,
+		"processes of the lab still run: %v", labProcesses(t, dir))
+	assert.NoDirExists(t, dir)
+}
+
+// labProcesses lists live processes whose executable or arguments name dir.
+func labProcesses(t *testing.T, dir string) []process.Running {
+	t.Helper()
+	all, err := process.FindByExecutable("/")
+	require.NoError(t, err)
+	var out []process.Running
+	for _, p := range all {
+		if strings.Contains(p.Exe, dir) || strings.Contains(p.Args, dir) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+//go:build integration
+
+package local
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/progress"
+)
+
+// helperRootEnv makes the test binary act as a harness running lab:up (TestHelperUp).
+const helperRootEnv = "COZYLAB_TEST_LAB_ROOT"
+
+func TestHelperUp(t *testing.T) {
+	root := os.Getenv(helperRootEnv)
+	if root == "" {
+		t.Skip("runs only as the harness process of TestKilledHarnessLeavesNothing")
+	}
+	p := &Provider{Lab: "killed", Root: root, RepoRoot: "../.."}
+	require.NoError(t, p.Up(context.Background(), progress.Discard))
+}
+
+// TestKilledHarnessLeavesNothing kills the harness with SIGKILL in the middle of lab:up: the
+// daemon notices its lifeline closed and tears the lab down; the next lab:up converges, and
+// lab:down leaves nothing.
+func TestKilledHarnessLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	p := &Provider{Lab: "killed", Root: root, RepoRoot: "../.."}
+	t.Cleanup(func() { _ = p.Down(context.WithoutCancel(ctx), progress.Discard) })
+
+	harness := exec.Command(os.Args[0], "-test.run=^TestHelperUp$", "-test.count=1")
+	harness.Env = append(os.Environ(), helperRootEnv+"="+root)
+	require.NoError(t, harness.Start())
+	// The middle of lab:up: the daemon runs the control plane, the lab is not up yet.
+	require.Eventually(t, func() bool {
+		logs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "*", "kube-apiserver.log"))
+		return len(logs) > 0
+	}, 3*time.Minute, 20*time.Millisecond, "the daemon never started the control plane")
+	require.NoError(t, harness.Process.Signal(syscall.SIGKILL))
+	_ = harness.Wait()
+
+	require.Eventually(t, func() bool { return len(labProcesses(t, p.Dir())) == 0 }, time.Minute, 100*time.Millisecond,
+		"the lab outlived its killed harness: %v", labProcesses(t, p.Dir()))
+
+	require.NoError(t, p.Up(ctx, progress.Discard), "the next lab:up converges")
+	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig())
+	require.NoError(t, err)
+	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, nodes.Items, 3)
+	st, err := p.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "up", st.Phase)
+
+	require.NoError(t, p.Down(ctx, progress.Discard))
+	assert.Empty(t, labProcesses(t, p.Dir()))
+	assert.NoDirExists(t, p.Dir())
+	st, err = p.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "absent", st.Phase)
+}
+
+// labProcesses lists live processes whose executable or arguments name dir.
+func labProcesses(t *testing.T, dir string) []process.Running {
+	t.Helper()
+	all, err := process.FindByExecutable("/")
+	require.NoError(t, err)
+	var out []process.Running
+	for _, r := range all {
+		if strings.Contains(r.Exe, dir) || strings.Contains(r.Args, dir) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
