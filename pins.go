@@ -6,15 +6,15 @@
 package main
 
 import (
-	_ "github.com/digitalocean/go-qemu/qmp"
 	_ "github.com/cavaliergopher/cpio"
+	_ "github.com/digitalocean/go-qemu/qmp"
 	_ "github.com/fluxcd/helm-controller/api/v2"
 	_ "github.com/fluxcd/source-controller/api/v1"
 	_ "github.com/fluxcd/source-watcher/api/v2/v1beta1"
 	_ "github.com/google/go-containerregistry/pkg/registry"
+	_ "github.com/google/go-containerregistry/pkg/v1/remote"
 	_ "github.com/google/nftables"
 	_ "github.com/kdomanski/iso9660"
-	_ "github.com/google/go-containerregistry/pkg/v1/remote"
 	_ "github.com/magefile/mage/mage"
 	_ "github.com/siderolabs/talos/pkg/machinery/client"
 	_ "github.com/siderolabs/talos/pkg/machinery/config/generate"

@@ -4,10 +4,6 @@ package bincache_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,7 +80,8 @@ func TestFluxControllersReconcile(t *testing.T) {
 	require.NoError(t, os.Mkdir(storage, 0o700)) // source-controller refuses a missing path
 	// source-controller's storage, metrics and health; helm-controller's metrics and health; and
 	// one left closed, as an OCI registry that is not there.
-	addr := loopbackAddrs(t, 6)
+	addr, err := local.LoopbackAddrs(6)
+	require.NoError(t, err)
 	source, err := group.Start(local.SourceControllerSpec(paths[bincache.SourceController], cp.Kubeconfig, storage,
 		local.FluxAddrs{Storage: addr[0], Metrics: addr[1], Health: addr[2]}))
 	require.NoError(t, err)
@@ -92,7 +89,7 @@ func TestFluxControllersReconcile(t *testing.T) {
 		local.FluxAddrs{Metrics: addr[3], Health: addr[4]}))
 	require.NoError(t, err)
 
-	for _, c := range []condition.Condition{readyz(source, addr[2]), readyz(helm, addr[4])} {
+	for _, c := range []condition.Condition{local.Readyz(source, addr[2]), local.Readyz(helm, addr[4])} {
 		step := progress.Discard.Begin(c.Name)
 		require.NoError(t, condition.Poll(ctx, step, c, 200*time.Millisecond, 90*time.Second))
 	}
@@ -184,52 +181,4 @@ func established(crd *apiextensionsv1.CustomResourceDefinition) bool {
 	return slices.ContainsFunc(crd.Status.Conditions, func(c apiextensionsv1.CustomResourceDefinitionCondition) bool {
 		return c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue
 	})
-}
-
-// readyz is the condition "<name> /readyz": 200 from the controller's health address while it
-// lives; its exit ends the wait with its log tail.
-func readyz(p *process.Process, addr string) condition.Condition {
-	client := &http.Client{Timeout: 2 * time.Second}
-	return condition.Condition{
-		Name: p.Name + " /readyz",
-		Check: func(ctx context.Context) (bool, string, error) {
-			select {
-			case <-p.Exited():
-				return false, "", fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15))
-			default:
-			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-			if err != nil {
-				return false, "", err
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				return false, "not answering yet", nil
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-			if resp.StatusCode == http.StatusOK {
-				return true, "", nil
-			}
-			return false, fmt.Sprintf("HTTP %d %s", resp.StatusCode, body), nil
-		},
-	}
-}
-
-// loopbackAddrs returns n distinct free 127.0.0.1 addresses. Another program may take one before
-// a controller binds it; the controller then exits and readyz reports its log.
-func loopbackAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		ls = append(ls, l) // held until all are picked, so the n ports differ
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		require.NoError(t, l.Close())
-	}
-	return out
 }

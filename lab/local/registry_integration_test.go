@@ -1,6 +1,6 @@
 //go:build integration
 
-package registry
+package local
 
 import (
 	"archive/tar"
@@ -8,7 +8,6 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,8 +33,8 @@ import (
 
 	"github.com/cozylab/cozylab/lab/bincache"
 	"github.com/cozylab/cozylab/lab/controlplane/cptest"
-	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/packages"
 )
 
@@ -60,9 +59,11 @@ func TestSourceControllerPullsThePackagesArtifact(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	r := startRegistry(t)
-	meta := ArtifactMeta{Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Source: "cozylab", Revision: "main@sha1:0000"}
-	pushed, err := PushDirectory(ctx, packages.FS, r.Ref("cozylab/packages", "v0.0.1"), meta)
+	r, err := registry.Start(registry.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, r.Close()) })
+	meta := registry.ArtifactMeta{Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Source: "cozylab", Revision: "main@sha1:0000"}
+	pushed, err := registry.PushDirectory(ctx, packages.FS, r.Ref("cozylab/packages", "v0.0.1"), meta)
 	require.NoError(t, err)
 
 	source := startSourceController(t, cp.Kubeconfig, paths[bincache.SourceController])
@@ -84,8 +85,8 @@ func TestSourceControllerPullsThePackagesArtifact(t *testing.T) {
 	got := waitReady(t, ctx, repos, repo.Name, source)
 	require.NotNil(t, got.Status.Artifact)
 	assert.Equal(t, pushed.Revision, got.Status.Artifact.Revision)
-	assert.Equal(t, "main@sha1:0000", got.Status.Artifact.Metadata[AnnotationRevision])
-	assert.Equal(t, "2026-01-02T03:04:05Z", got.Status.Artifact.Metadata[AnnotationCreated])
+	assert.Equal(t, "main@sha1:0000", got.Status.Artifact.Metadata[registry.AnnotationRevision])
+	assert.Equal(t, "2026-01-02T03:04:05Z", got.Status.Artifact.Metadata[registry.AnnotationCreated])
 
 	// The tree arrives with its relative paths: source-controller's re-archived copy holds the
 	// same Chart.yaml at the same path.
@@ -125,8 +126,9 @@ func startSourceController(t *testing.T, kubeconfig, bin string) *process.Proces
 	t.Cleanup(func() { assert.NoError(t, group.Stop(context.Background())) })
 	storage := filepath.Join(group.Dir(), "storage")
 	require.NoError(t, os.Mkdir(storage, 0o700)) // source-controller refuses a missing path
-	addr := freeAddrs(t, 3)
-	p, err := group.Start(local.SourceControllerSpec(bin, kubeconfig, storage, local.FluxAddrs{Storage: addr[0], Metrics: addr[1], Health: addr[2]}))
+	addr, err := LoopbackAddrs(3)
+	require.NoError(t, err)
+	p, err := group.Start(SourceControllerSpec(bin, kubeconfig, storage, FluxAddrs{Storage: addr[0], Metrics: addr[1], Health: addr[2]}))
 	require.NoError(t, err)
 	return p
 }
@@ -172,21 +174,4 @@ func waitReady(t *testing.T, ctx context.Context, repos dynamic.ResourceInterfac
 	require.NoError(t, err, "wait for OCIRepository %s Ready; conditions %+v; source-controller log:\n%s",
 		name, repo.Status.Conditions, source.LogTail(20))
 	return repo
-}
-
-// freeAddrs returns n distinct free 127.0.0.1 addresses.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		require.NoError(t, l.Close())
-	}
-	return out
 }
