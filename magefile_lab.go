@@ -4,11 +4,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/magefile/mage/mg"
 	"k8s.io/client-go/tools/clientcmd"
@@ -90,46 +87,13 @@ func (Lab) Kubeconfig(ctx context.Context) error {
 	if os.Getenv("LAB_KUBECONFIG_MERGE") != "1" {
 		return nil
 	}
-	return mergeKubeconfig(path, "cozylab-"+os.Getenv("LAB_NAME"))
-}
-
-// mergeKubeconfig adds the lab's cluster, user and context to ~/.kube/config (or the first
-// file of KUBECONFIG) under name, and makes it the current context.
-func mergeKubeconfig(path, name string) error {
-	name = strings.TrimSuffix(name, "-")
-	if name == "cozylab" {
-		name = "cozylab-" + labs.DefaultName
-	}
-	lab, err := clientcmd.LoadFromFile(path)
+	st, err := c.Provider.Status(ctx)
 	if err != nil {
 		return err
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	target := rules.GetDefaultFilename()
-	cfg, err := clientcmd.LoadFromFile(target)
-	if errors.Is(err, os.ErrNotExist) {
-		cfg, err = clientcmd.NewDefaultClientConfigLoadingRules().Load()
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", target, err)
-	}
-	ctx := lab.Contexts[lab.CurrentContext]
-	if ctx == nil {
-		return fmt.Errorf("%s has no current context", path)
-	}
-	cfg.Clusters[name] = lab.Clusters[ctx.Cluster]
-	cfg.AuthInfos[name] = lab.AuthInfos[ctx.AuthInfo]
-	c := ctx.DeepCopy()
-	c.Cluster, c.AuthInfo = name, name
-	cfg.Contexts[name] = c
-	cfg.CurrentContext = name
-	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-		return err
-	}
-	if err := clientcmd.WriteToFile(*cfg, target); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := os.Chmod(target, 0o600); err != nil {
+	target := clientcmd.NewDefaultClientConfigLoadingRules().GetDefaultFilename()
+	name := "cozylab-" + st.Name
+	if err := labs.MergeKubeconfig(path, target, name); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "Merged into %s as context %s (now current).\n", target, name)
