@@ -139,13 +139,7 @@ func assertNothingLeft(t *testing.T, dir string) {
 // labProcesses lists live processes whose executable or arguments name dir.
 func labProcesses(t *testing.T, dir string) []process.Running {
 	t.Helper()
-	all, err := process.FindByExecutable("/")
+	out, err := process.FindMentioning(dir)
 	require.NoError(t, err)
-	var out []process.Running
-	for _, p := range all {
-		if strings.Contains(p.Exe, dir) || strings.Contains(p.Args, dir) {
-			out = append(out, p)
-		}
-	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cozylab/cozylab/lab/bincache"
 	"github.com/cozylab/cozylab/lab/condition"
+	"github.com/cozylab/cozylab/lab/controlplane"
 	"github.com/cozylab/cozylab/lab/local/sourcewatcher"
 	"github.com/cozylab/cozylab/lab/progress"
 	"github.com/cozylab/cozylab/lab/registry"
@@ -102,7 +103,7 @@ func RunLab(ctx context.Context, o LabOptions) (err error) {
 // startFlux installs the Flux CRDs and starts source-controller and helm-controller.
 func startFlux(ctx context.Context, c *Cluster, o LabOptions) error {
 	step := o.Progress.Begin("Installing the Flux CRDs")
-	if err := step.Done(InstallCRDs(ctx, c.RESTConfig(), packages.FS, "core/flux-aio/crds", step, time.Minute)); err != nil {
+	if err := step.Done(controlplane.InstallCRDs(ctx, c.RESTConfig(), packages.FS, []string{"core/flux-aio/crds/*.yaml"}, step, time.Minute)); err != nil {
 		return err
 	}
 	paths, err := o.Cache.Ensure(ctx, bincache.SourceController, bincache.HelmController)

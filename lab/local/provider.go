@@ -111,9 +111,12 @@ func (p *Provider) teardown(ctx context.Context, store *state.Store) error {
 	if _, err := process.Sweep(filepath.Join(p.Dir(), "run")); err != nil {
 		errs = append(errs, err)
 	}
-	left, err := process.FindByExecutable(p.Dir())
+	left, err := process.FindMentioning(p.Dir())
 	errs = append(errs, err)
 	for _, r := range left {
+		if r.Pid == os.Getpid() {
+			continue
+		}
 		if id, err := process.Identify(r.Pid); err == nil {
 			errs = append(errs, id.Terminate(ctx, 5*time.Second))
 		}

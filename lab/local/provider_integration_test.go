@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,13 +77,7 @@ func TestKilledHarnessLeavesNothing(t *testing.T) {
 // labProcesses lists live processes whose executable or arguments name dir.
 func labProcesses(t *testing.T, dir string) []process.Running {
 	t.Helper()
-	all, err := process.FindByExecutable("/")
+	out, err := process.FindMentioning(dir)
 	require.NoError(t, err)
-	var out []process.Running
-	for _, r := range all {
-		if strings.Contains(r.Exe, dir) || strings.Contains(r.Args, dir) {
-			out = append(out, r)
-		}
-	}
 	return out
 }

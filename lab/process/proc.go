@@ -95,3 +95,19 @@ func FindByExecutable(dir string) ([]Running, error) {
 	}
 	return out, nil
 }
+
+// FindMentioning lists live processes whose executable path or arguments contain s (a lab's
+// directory): what a lab started, wherever its binary lives.
+func FindMentioning(s string) ([]Running, error) {
+	all, err := FindByExecutable("/")
+	if err != nil {
+		return nil, err
+	}
+	var out []Running
+	for _, r := range all {
+		if strings.Contains(r.Exe, s) || strings.Contains(r.Args, s) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

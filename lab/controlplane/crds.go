@@ -1,10 +1,9 @@
-package local
+package controlplane
 
 import (
 	"context"
 	"fmt"
 	"io/fs"
-	"path"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -22,13 +21,17 @@ import (
 // fieldManager owns what the lab applies itself.
 const fieldManager = "cozylab-lab"
 
-// InstallCRDs server-side applies every CustomResourceDefinition in the *.yaml files of dir in
-// fsys and waits until each is Established and served by discovery (a controller started
-// earlier fails to find its kinds).
-func InstallCRDs(ctx context.Context, cfg *rest.Config, fsys fs.FS, dir string, step progress.Step, timeout time.Duration) error {
-	files, err := fs.Glob(fsys, path.Join(dir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		return fmt.Errorf("find CRDs in %s: none found (%v)", dir, err)
+// InstallCRDs server-side applies every CustomResourceDefinition in the files of fsys matching
+// the patterns (fs.Glob, such as "core/flux-aio/crds/*.yaml") and waits until each is
+// Established and served by discovery (a controller started earlier fails to find its kinds).
+func InstallCRDs(ctx context.Context, cfg *rest.Config, fsys fs.FS, patterns []string, step progress.Step, timeout time.Duration) error {
+	var files []string
+	for _, p := range patterns {
+		matched, err := fs.Glob(fsys, p)
+		if err != nil || len(matched) == 0 {
+			return fmt.Errorf("find CRDs %s: none found (%v)", p, err)
+		}
+		files = append(files, matched...)
 	}
 	cs, err := apiextensions.NewForConfig(cfg)
 	if err != nil {
