@@ -44,11 +44,17 @@ func SourceControllerSpec(bin, kubeconfig, storageDir string, a FluxAddrs) proce
 }
 
 // HelmControllerSpec runs helm-controller with the ExternalArtifact feature gate, which the
-// operator's HelmReleases need (their charts are ExternalArtifacts).
+// operator's HelmReleases need (their charts are ExternalArtifacts), and re-checks a release
+// waiting on a dependency every RequeueDependency instead of Flux's 30 s: in a lab, releases
+// wait on each other in chains, and each link otherwise idles up to 30 s after its dependency
+// is Ready.
 func HelmControllerSpec(bin, kubeconfig string, a FluxAddrs) process.Spec {
 	return process.Spec{Name: bincache.HelmController, Path: bin, Env: fluxEnv(kubeconfig),
-		Args: append(fluxArgs(a), "--feature-gates=ExternalArtifact=true")}
+		Args: append(fluxArgs(a), "--feature-gates=ExternalArtifact=true", "--requeue-dependency="+RequeueDependency.String())}
 }
+
+// RequeueDependency is how often the lab's helm-controller re-checks a release's dependencies.
+const RequeueDependency = 5 * time.Second
 
 // Readyz is the condition "<name> /readyz": HTTP 200 from a controller's health address while
 // it lives; its exit ends the wait with the end of its log.
