@@ -10,6 +10,7 @@ import (
 
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/qemu"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
@@ -36,9 +37,9 @@ type Options struct {
 	ProbeKVM func(ctx context.Context) (bool, string)
 }
 
-// FromEnv reads LAB_PROVIDER and LAB_NAME.
+// FromEnv reads LAB_PROVIDER and LAB_NAME, and probes KVM with the QEMU provider's probe.
 func FromEnv(repoRoot string) Options {
-	return Options{Provider: os.Getenv("LAB_PROVIDER"), Name: os.Getenv("LAB_NAME"), RepoRoot: repoRoot}
+	return Options{Provider: os.Getenv("LAB_PROVIDER"), Name: os.Getenv("LAB_NAME"), RepoRoot: repoRoot, ProbeKVM: qemu.ProbeKVM}
 }
 
 // Select returns the provider for o. An existing lab of that name keeps its provider under
@@ -65,8 +66,8 @@ func Select(ctx context.Context, o Options) (Choice, error) {
 	switch kind {
 	case local.ProviderName:
 		return Choice{Provider: &local.Provider{Lab: o.Name, Root: o.Root, RepoRoot: o.RepoRoot}, Reason: reason}, nil
-	case "qemu":
-		return Choice{}, fmt.Errorf("LAB_PROVIDER=qemu: the QEMU provider is not wired into the lab targets yet; use LAB_PROVIDER=local")
+	case qemu.ProviderName:
+		return Choice{Provider: &qemu.Provider{Lab: o.Name, Root: o.Root, RepoRoot: o.RepoRoot, NodeImage: os.Getenv("LAB_NODE_IMAGE")}, Reason: reason}, nil
 	}
 	return Choice{}, fmt.Errorf("LAB_PROVIDER=%q: want auto, local or qemu", o.Provider)
 }

@@ -26,7 +26,6 @@ import (
 const (
 	KeyKubeconfig = "kubeconfig"
 	KeyRegistry   = "registry"
-	KeyDaemon     = "daemon"
 	KeyArtifacts  = "artifacts"
 )
 

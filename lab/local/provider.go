@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/command"
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/process"
 	"github.com/cozylab/cozylab/lab/progress"
@@ -25,9 +20,6 @@ const ProviderName = "local"
 
 // StepUp is the state step the daemon records when the lab is up.
 const StepUp = "up"
-
-// DaemonPackage is the lab daemon's main package.
-const DaemonPackage = "./lab/cmd/cozylab-lab"
 
 // Provider runs local labs: the lab lives in a daemon (lab/cmd/cozylab-lab) that `Up` starts
 // and detaches once everything answers, and `Down` stops.
@@ -56,7 +48,7 @@ func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
 	if err != nil {
 		return err
 	}
-	if id, ok := daemonOf(store); ok && id.Running() && store.Done(StepUp) {
+	if id, ok := daemon.Recorded(store); ok && id.Running() && store.Done(StepUp) {
 		rep.Begin(fmt.Sprintf("Local lab %s", p.Lab)).Skip(fmt.Sprintf("already up (daemon pid %d)", id.Pid))
 		return nil
 	}
@@ -71,20 +63,11 @@ func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
 	}
 	bin := filepath.Join(p.Dir(), "bin", "cozylab-lab")
 	step := rep.Begin("Building the lab daemon")
-	if err := step.Done(buildDaemon(ctx, p.RepoRoot, bin)); err != nil {
+	if err := step.Done(daemon.Build(ctx, p.RepoRoot, bin)); err != nil {
 		return err
 	}
 	_, err = daemon.Spawn(ctx, daemon.Options{Path: bin, Args: []string{"local", p.Dir()}, Log: filepath.Join(p.Dir(), "daemon.log")}, rep)
 	return err
-}
-
-func buildDaemon(ctx context.Context, repoRoot, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, DaemonPackage)
-	cmd.Dir = repoRoot
-	if _, err := command.Run(cmd); err != nil {
-		return fmt.Errorf("build the lab daemon: %w", err)
-	}
-	return nil
 }
 
 // Down implements provider.Provider: it stops the daemon (its children die with it), kills
@@ -104,7 +87,7 @@ func (p *Provider) Down(ctx context.Context, rep progress.Reporter) error {
 
 func (p *Provider) teardown(ctx context.Context, store *state.Store) error {
 	var errs []error
-	if id, ok := daemonOf(store); ok {
+	if id, ok := daemon.Recorded(store); ok {
 		errs = append(errs, id.Terminate(ctx, 30*time.Second))
 	}
 	// A daemon killed with SIGKILL takes its children along (Pdeathsig); these catch the rest.
@@ -136,7 +119,7 @@ func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
 	}
 	lab := store.Lab()
 	st.Created = lab.Created
-	id, ok := daemonOf(store)
+	id, ok := daemon.Recorded(store)
 	running := ok && id.Running()
 	st.Phase = "partial"
 	if running && store.Done(StepUp) {
@@ -163,44 +146,9 @@ func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
 		if ctx.Err() != nil {
 			return errors.Join(append(errs, fmt.Errorf("collect logs: %w", ctx.Err()))...)
 		}
-		errs = append(errs, copyLog(l, filepath.Join(dir, filepath.Base(l))))
+		errs = append(errs, provider.CopyLog(l, filepath.Join(dir, filepath.Base(l))))
 	}
 	return errors.Join(errs...)
-}
-
-// maxLog bounds one copied log: the end of a log is what explains a failure.
-const maxLog = 8 << 20
-
-func copyLog(from, to string) error {
-	f, err := os.Open(from)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("collect %s: %w", from, err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > maxLog {
-		_, _ = f.Seek(-maxLog, io.SeekEnd)
-	}
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("collect %s: %w", from, err)
-	}
-	_, err = io.Copy(out, f)
-	return errors.Join(err, out.Close())
-}
-
-// FormatIdentity and parseIdentity store a process identity in a state value.
-func FormatIdentity(id process.Identity) string { return fmt.Sprintf("%d/%d", id.Pid, id.Start) }
-
-func daemonOf(store *state.Store) (process.Identity, bool) {
-	pid, start, ok := strings.Cut(store.Value(KeyDaemon), "/")
-	if !ok {
-		return process.Identity{}, false
-	}
-	p, err1 := strconv.Atoi(pid)
-	s, err2 := strconv.ParseUint(start, 10, 64)
-	return process.Identity{Pid: p, Start: s}, err1 == nil && err2 == nil
 }
 
 // Registry is the host:port of the lab's artifact registry, once the lab is up.

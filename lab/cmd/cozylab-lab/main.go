@@ -14,7 +14,6 @@ import (
 
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/local"
-	"github.com/cozylab/cozylab/lab/process"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
@@ -59,12 +58,8 @@ func runLocal(ctx context.Context, child *daemon.Child, dir string) error {
 	if err != nil {
 		return err
 	}
-	self, err := process.Identify(os.Getpid())
-	if err != nil {
-		return err
-	}
 	// Recorded first, so `lab:down` finds the daemon even when the lab never came up.
-	if err := store.Set(map[string]string{local.KeyDaemon: local.FormatIdentity(self)}); err != nil {
+	if err := daemon.Record(store); err != nil {
 		return err
 	}
 	return local.RunLab(ctx, local.LabOptions{

@@ -23,7 +23,7 @@ func runQEMU(ctx context.Context, child *daemon.Child, dir string) error {
 		return err
 	}
 	// Recorded first, so `lab:down` finds the daemon even when the lab never came up.
-	if err := qemu.RecordDaemon(store); err != nil {
+	if err := daemon.Record(store); err != nil {
 		return err
 	}
 	return qemu.RunLab(ctx, qemu.LabOptions{

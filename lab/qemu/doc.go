@@ -1,0 +1,22 @@
+// Package qemu is the QEMU lab provider: three control-plane nodes, each a qemu-system-x86_64 VM
+// on a bridge of the lab's own, bootstrapped into a Kubernetes cluster through the Talos
+// machinery API.
+//
+// Like the local provider, the lab lives in a detaching daemon (lab/daemon,
+// lab/cmd/cozylab-lab): the VMs are QEMU children of the daemon, so they die with it, and the
+// daemon keeps them running after `lab:up` returns. Up (the parent side) checks the
+// prerequisites, builds the daemon and starts it; RunLab (the daemon side) is one ordered list
+// of steps: pick the accelerator, set up the host network, generate the Talos configs, build the
+// node image, write a NoCloud seed per node, boot the VMs in parallel, then drive the Talos flows
+// (wait for each node's API, bootstrap once, wait for three etcd members, fetch the kubeconfig)
+// and check that a Kubernetes client reaches the API on the VIP across the bridge.
+//
+// Every path is derived from the lab directory and every host object from the lab name
+// (lab/qemu/network), and the network plan is recorded in the state before anything is
+// created, so Down works from the state alone — after a failed or killed Up too.
+//
+// Nodes run the Talos twin (lab/qemu/image, talos/twin): the host's kernel with an initramfs
+// whose init speaks the machinery API in front of real etcd and kube-apiserver. Talos disk
+// images are not used yet (none can be downloaded here); LAB_NODE_IMAGE=twin is the only value
+// accepted. KVM is used when a probe guest really reaches userspace under it, TCG otherwise.
+package qemu

@@ -1,0 +1,162 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/qemu/network"
+	"github.com/cozylab/cozylab/lab/qemu/vm"
+	"github.com/cozylab/cozylab/lab/state"
+)
+
+// NodeCount is how many control-plane nodes a lab has.
+const NodeCount = 3
+
+// Sizes of one node: what a twin under TCG was measured to need for etcd and kube-apiserver.
+const (
+	NodeMemoryMiB = 2048
+	NodeCPUs      = 2
+)
+
+// twinAppend is the twin guest's kernel command line: console on the serial log, and a kernel
+// panic (the agent dying) ends QEMU instead of hanging.
+const twinAppend = "console=ttyS0 panic=-1"
+
+// twinPowerdown bounds the wait for the power button in Stop: the twin ignores ACPI and keeps
+// nothing on disk, so QEMU is told to quit soon.
+const twinPowerdown = 3 * time.Second
+
+// NodeNames are the nodes' names: srv1, srv2, ...
+func NodeNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = "srv" + strconv.Itoa(i+1)
+	}
+	return out
+}
+
+// Paths are where one node's files live in the lab directory.
+type Paths struct {
+	Dir, Seed, Serial, QMP, Pidfile string
+}
+
+// NodePaths lays out node name's files under the lab directory dir.
+func NodePaths(dir, name string) Paths {
+	d := filepath.Join(dir, "nodes", name)
+	return Paths{
+		Dir:     d,
+		Seed:    filepath.Join(d, "seed.iso"),
+		Serial:  filepath.Join(d, "serial.log"),
+		QMP:     filepath.Join(d, "qmp.sock"),
+		Pidfile: filepath.Join(d, "qemu.pid"),
+	}
+}
+
+// Guest is the boot media all nodes share.
+type Guest struct {
+	Kernel, Initrd string
+	Accel          vm.Accel
+}
+
+// NodeSpec is the VM of node i (0-based) of plan.
+func NodeSpec(dir string, plan network.Plan, i int, g Guest) vm.Spec {
+	name := NodeNames(len(plan.Nodes))[i]
+	p := NodePaths(dir, name)
+	return vm.Spec{
+		Name: name, MemoryMiB: NodeMemoryMiB, CPUs: NodeCPUs, Accel: g.Accel,
+		Kernel: g.Kernel, Initrd: g.Initrd, Append: twinAppend,
+		Seed:      p.Seed,
+		NIC:       &vm.NIC{Tap: plan.Nodes[i].Tap, MAC: vm.MAC(plan.Lab, name)},
+		SerialLog: p.Serial, QMPSocket: p.QMP, Pidfile: p.Pidfile,
+	}
+}
+
+// stopFromPidfile stops node name's QEMU if one still runs, from its files alone.
+func stopFromPidfile(ctx context.Context, dir, name string) error {
+	p := NodePaths(dir, name)
+	spec := vm.Spec{Name: name, QMPSocket: p.QMP, Pidfile: p.Pidfile}
+	return vm.StopFromPidfile(ctx, spec, vm.Options{PowerdownTimeout: twinPowerdown})
+}
+
+// runningQEMU returns the pid in pidfile when that process is alive and is QEMU, else 0. It
+// changes nothing (status only).
+func runningQEMU(pidfile string) (int, error) {
+	raw, err := os.ReadFile(pidfile)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || !process.Alive(pid) {
+		return 0, err
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil || filepath.Base(exe) != vm.Binary {
+		return 0, err
+	}
+	return pid, nil
+}
+
+// recordedPlan reads the network plan from the state.
+func recordedPlan(store *state.Store) (network.Plan, error) {
+	var plan network.Plan
+	raw := store.Value(KeyNetwork)
+	if raw == "" {
+		return plan, errors.New("the lab has no network plan yet")
+	}
+	if err := json.Unmarshal([]byte(raw), &plan); err != nil {
+		return plan, fmt.Errorf("read the network plan of lab %s: %w", store.Lab().Name, err)
+	}
+	return plan, plan.Validate()
+}
+
+// recordedChanges reads what the lab's network changed on the host.
+func recordedChanges(store *state.Store) (network.HostChanges, error) {
+	var c network.HostChanges
+	if raw := store.Value(KeyHostChanges); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			return c, fmt.Errorf("read the host changes of lab %s: %w", store.Lab().Name, err)
+		}
+	}
+	return c, nil
+}
+
+// recordNetwork saves the plan and host changes as state values.
+func recordNetwork(store *state.Store, plan network.Plan, changes network.HostChanges) error {
+	p, err := json.Marshal(plan)
+	if err != nil {
+		return fmt.Errorf("encode the network plan: %w", err)
+	}
+	c, err := json.Marshal(changes)
+	if err != nil {
+		return fmt.Errorf("encode the host changes: %w", err)
+	}
+	return store.Set(map[string]string{KeyNetwork: string(p), KeyHostChanges: string(c)})
+}
+
+// downNetwork removes the lab's network: by the recorded names, or derived from the lab name
+// when the state holds no plan. Forwarding is restored as the recorded changes say.
+func downNetwork(ctx context.Context, store *state.Store, lab string) error {
+	names, err := network.NamesFor(lab)
+	if err != nil {
+		return err
+	}
+	if plan, err := recordedPlan(store); err == nil {
+		names = plan.Names
+	}
+	changes, err := recordedChanges(store)
+	return errors.Join(err, network.Down(ctx, names, changes), store.Undo(StepNetwork))
+}
+
+// nodeAddress is node i's address with the subnet's length, as the seed and config want it.
+func nodeAddress(plan network.Plan, i int) netip.Prefix {
+	return netip.PrefixFrom(plan.Nodes[i].Addr, plan.Subnet.Bits())
+}

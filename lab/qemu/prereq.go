@@ -1,0 +1,116 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cozylab/cozylab/lab/qemu/vm"
+)
+
+// NodeImageTwin is the only node image this provider can boot here: the Talos twin.
+const NodeImageTwin = "twin"
+
+// Host paths of the guest kernel; variables so tests can point them elsewhere.
+var (
+	bootDir    = "/boot"
+	modulesDir = "/lib/modules"
+)
+
+// Prerequisites checks, in order, what Up needs from the host and says in one line what to do
+// about the first thing missing.
+func Prerequisites(nodeImage string) error {
+	if err := checkNodeImage(nodeImage); err != nil {
+		return err
+	}
+	if err := requireRoot(); err != nil {
+		return err
+	}
+	if _, err := vm.LookPath(); err != nil {
+		return fmt.Errorf("the QEMU lab needs %s: run `apt-get install qemu-system-x86`", vm.Binary)
+	}
+	if _, err := FindKernel(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func checkNodeImage(image string) error {
+	if image == "" || image == NodeImageTwin {
+		return nil
+	}
+	return fmt.Errorf("LAB_NODE_IMAGE=%s: Talos images cannot be used here yet; LAB_NODE_IMAGE=%s", image, NodeImageTwin)
+}
+
+func requireRoot() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the QEMU lab creates a bridge, taps and nftables rules: run it as root (sudo -E go run mage.go ...)")
+	}
+	return nil
+}
+
+// FindKernel returns the newest /boot/vmlinuz-<version> whose modules are installed (the twin
+// guest loads its virtio drivers from them).
+func FindKernel() (string, error) {
+	kernels, err := filepath.Glob(filepath.Join(bootDir, "vmlinuz-*"))
+	if err != nil {
+		return "", fmt.Errorf("list kernels in %s: %w", bootDir, err)
+	}
+	var usable []string
+	for _, k := range kernels {
+		ver := strings.TrimPrefix(filepath.Base(k), "vmlinuz-")
+		if _, err := os.Stat(filepath.Join(modulesDir, ver, "modules.dep")); err == nil {
+			usable = append(usable, k)
+		}
+	}
+	if len(usable) == 0 {
+		return "", fmt.Errorf("the QEMU lab needs a guest kernel with its modules (%s/vmlinuz-*): run `apt-get install linux-image-amd64`", bootDir)
+	}
+	slices.SortFunc(usable, compareKernels)
+	return usable[len(usable)-1], nil
+}
+
+// compareKernels orders kernel paths by the numbers in their versions (6.1.0-9 before 6.1.0-56).
+func compareKernels(a, b string) int {
+	fa, fb := versionFields(a), versionFields(b)
+	for i := range min(len(fa), len(fb)) {
+		if fa[i] != fb[i] {
+			return fa[i] - fb[i]
+		}
+	}
+	return len(fa) - len(fb)
+}
+
+func versionFields(path string) []int {
+	var out []int
+	n, digits := 0, false
+	for _, r := range filepath.Base(path) + "." {
+		if r >= '0' && r <= '9' {
+			n, digits = n*10+int(r-'0'), true
+			continue
+		}
+		if digits {
+			out = append(out, n)
+		}
+		n, digits = 0, false
+	}
+	return out
+}
+
+// ProbeKVM reports whether guests really run under KVM here, and why in one line: it boots the
+// host kernel with vm's tiny initramfs under KVM (vm.ProbeKVM). Without QEMU or a kernel it
+// says which is missing.
+func ProbeKVM(ctx context.Context) (bool, string) {
+	if _, err := vm.LookPath(); err != nil {
+		return false, vm.Binary + " is missing (apt-get install qemu-system-x86)"
+	}
+	kernel, err := FindKernel()
+	if err != nil {
+		return false, "no guest kernel (apt-get install linux-image-amd64)"
+	}
+	return vm.ProbeKVM(ctx, kernel, "")
+}

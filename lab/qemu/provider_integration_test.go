@@ -1,0 +1,208 @@
+//go:build integration
+
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siderolabs/talos/pkg/machinery/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cozylab/cozylab/lab/daemon"
+	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/lab/qemu/network"
+	"github.com/cozylab/cozylab/lab/qemu/vm"
+	"github.com/cozylab/cozylab/talos/flows"
+	"github.com/cozylab/cozylab/talos/machineconfig"
+)
+
+// labBound bounds the whole Up and Down: three twins under TCG on a shared 2-core host come up
+// in about a minute; the bound is for a slow, busy host, not an expectation.
+const labBound = 15 * time.Minute
+
+func requireHost(t *testing.T) {
+	t.Helper()
+	require.Zero(t, os.Geteuid(), "the QEMU lab needs root (bridge, taps, nftables): run the test as root")
+	_, err := exec.LookPath(vm.Binary)
+	require.NoError(t, err, "qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
+	_, err = FindKernel()
+	require.NoError(t, err, "no guest kernel: apt-get install linux-image-amd64")
+}
+
+// The real provider: Up boots three twins, etcd has three members, the Kubernetes API answers
+// through the kubeconfig on the VIP; Down leaves no QEMU, no network and no state.
+func TestProviderUpDown(t *testing.T) {
+	requireHost(t)
+	repo, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), labBound)
+	defer cancel()
+
+	p := &Provider{Lab: fmt.Sprintf("qit%d", os.Getpid()%10000), Root: t.TempDir(), RepoRoot: repo}
+	names, err := network.NamesFor(p.Lab)
+	require.NoError(t, err)
+	dir := p.Dir()
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs := t.TempDir()
+			_ = p.CollectLogs(context.Background(), logs)
+			for _, n := range NodeNames(NodeCount) {
+				raw, _ := os.ReadFile(filepath.Join(logs, n+"-serial.log"))
+				t.Logf("%s serial log (end):\n%s", n, tail(string(raw), 30))
+			}
+			raw, _ := os.ReadFile(filepath.Join(logs, "daemon.log"))
+			t.Logf("daemon log (end):\n%s", tail(string(raw), 30))
+		}
+		assert.NoError(t, p.Down(context.Background(), progress.Discard), "down after a failure")
+	})
+
+	rec := &progress.Recorder{}
+	require.NoError(t, p.Up(ctx, rec))
+	assert.True(t, hasStep(rec, "Accelerator: "), "the output says which accelerator it used")
+	assert.True(t, hasStep(rec, "Node image: twin"), "the output says it used the twin")
+
+	st, err := p.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "up", st.Phase)
+	for _, c := range st.Components {
+		assert.True(t, c.Running, "%s runs", c.Name)
+	}
+
+	tc, err := machineconfig.LoadTalosconfig(filepath.Join(dir, "talosconfig"))
+	require.NoError(t, err)
+	c, err := client.New(ctx, client.WithConfig(tc), client.WithEndpoints(st.Nodes[1].Address))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, flows.EtcdMembers(c, 3).Check(ctx), "etcd has three members, as srv2 sees it")
+
+	answers, err := KubernetesAnswers(p.Kubeconfig())
+	require.NoError(t, err)
+	ok, detail, err := answers.Check(ctx)
+	require.NoError(t, err)
+	require.True(t, ok, detail)
+
+	require.NoError(t, p.Down(ctx, progress.Discard))
+	noQEMUIn(t, dir)
+	left, err := network.Inspect(names)
+	require.NoError(t, err)
+	assert.True(t, left.Empty(), "lab network left: %+v", left)
+	assert.NoDirExists(t, dir)
+}
+
+// Down works from the state alone: with the daemon killed (SIGKILL, no teardown of its own),
+// it removes the VMs a supervisor may have left, the network and the state.
+func TestDownAfterTheDaemonWasKilled(t *testing.T) {
+	requireHost(t)
+	repo, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), labBound)
+	defer cancel()
+
+	p := &Provider{Lab: fmt.Sprintf("qkd%d", os.Getpid()%10000), Root: t.TempDir(), RepoRoot: repo}
+	names, err := network.NamesFor(p.Lab)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Down(context.Background(), progress.Discard)) })
+	require.NoError(t, p.Up(ctx, progress.Discard))
+
+	store, err := p.open()
+	require.NoError(t, err)
+	id, ok := daemon.Recorded(store)
+	require.True(t, ok)
+	require.NoError(t, syscall.Kill(id.Pid, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return !id.Running() }, 10*time.Second, 100*time.Millisecond)
+	st, err := network.Inspect(names)
+	require.NoError(t, err)
+	require.False(t, st.Empty(), "a killed daemon cannot remove its network")
+
+	require.NoError(t, p.Down(ctx, progress.Discard))
+	noQEMUIn(t, p.Dir())
+	st, err = network.Inspect(names)
+	require.NoError(t, err)
+	assert.True(t, st.Empty(), "lab network left: %+v", st)
+	assert.NoDirExists(t, p.Dir())
+}
+
+// A harness that gives up in the middle of Up (here: its context ends while the nodes boot)
+// leaves nothing running: the daemon loses its lifeline and tears the lab down; Down then
+// removes the state.
+func TestInterruptedUpLeavesNothingRunning(t *testing.T) {
+	requireHost(t)
+	repo, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), labBound)
+	defer cancel()
+
+	p := &Provider{Lab: fmt.Sprintf("qik%d", os.Getpid()%10000), Root: t.TempDir(), RepoRoot: repo}
+	names, err := network.NamesFor(p.Lab)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Down(context.Background(), progress.Discard)) })
+
+	upCtx, interrupt := context.WithCancel(ctx)
+	rep := cancelAt{Reporter: &progress.Recorder{}, prefix: "Waiting for the Talos API", cancel: interrupt}
+	require.Error(t, p.Up(upCtx, rep))
+
+	noQEMUIn(t, p.Dir())
+	left, err := network.Inspect(names)
+	require.NoError(t, err)
+	assert.True(t, left.Empty(), "the daemon removed its network: %+v", left)
+	assert.DirExists(t, p.Dir(), "the state stays for down")
+
+	require.NoError(t, p.Down(ctx, progress.Discard))
+	assert.NoDirExists(t, p.Dir())
+}
+
+// cancelAt ends the harness's context when a step whose title starts with prefix begins.
+type cancelAt struct {
+	progress.Reporter
+	prefix string
+	cancel context.CancelFunc
+}
+
+func (c cancelAt) Begin(title string) progress.Step {
+	if strings.HasPrefix(title, c.prefix) {
+		c.cancel()
+	}
+	return c.Reporter.Begin(title)
+}
+
+func hasStep(rec *progress.Recorder, prefix string) bool {
+	for _, r := range rec.Records() {
+		if strings.HasPrefix(r.Title, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// noQEMUIn fails for every QEMU still running whose command line names a file in dir (its
+// pidfile, seed and sockets are all there).
+func noQEMUIn(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.Contains(string(cmdline), vm.Binary) && strings.Contains(string(cmdline), dir+"/") {
+			t.Errorf("QEMU %d is left running: %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

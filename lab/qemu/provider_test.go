@@ -1,0 +1,186 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cozylab/cozylab/lab/daemon"
+	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/qemu/network"
+	"github.com/cozylab/cozylab/lab/qemu/vm"
+	"github.com/cozylab/cozylab/lab/state"
+)
+
+func TestNodeImageOtherThanTwinIsRefused(t *testing.T) {
+	err := Prerequisites("talos")
+	require.Error(t, err)
+	assert.Equal(t, "LAB_NODE_IMAGE=talos: Talos images cannot be used here yet; LAB_NODE_IMAGE=twin", err.Error())
+	assert.NoError(t, checkNodeImage(""))
+	assert.NoError(t, checkNodeImage("twin"))
+}
+
+// Each missing prerequisite is one line naming what to do.
+func TestPrerequisitesSayWhatToDo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no qemu-system-x86_64 on it
+	err := Prerequisites("")
+	require.Error(t, err)
+	if os.Geteuid() != 0 {
+		assert.Contains(t, err.Error(), "run it as root")
+		return
+	}
+	assert.Equal(t, "the QEMU lab needs qemu-system-x86_64: run `apt-get install qemu-system-x86`", err.Error())
+}
+
+func TestFindKernelPicksTheNewestWithModules(t *testing.T) {
+	boot, mods := t.TempDir(), t.TempDir()
+	oldBoot, oldMods := bootDir, modulesDir
+	bootDir, modulesDir = boot, mods
+	t.Cleanup(func() { bootDir, modulesDir = oldBoot, oldMods })
+
+	_, err := FindKernel()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "apt-get install linux-image-amd64")
+
+	for _, v := range []string{"6.1.0-9-amd64", "6.1.0-56-amd64", "6.2.0-1-amd64"} {
+		require.NoError(t, os.WriteFile(filepath.Join(boot, "vmlinuz-"+v), nil, 0o644))
+	}
+	for _, v := range []string{"6.1.0-9-amd64", "6.1.0-56-amd64"} { // 6.2 has no modules
+		require.NoError(t, os.MkdirAll(filepath.Join(mods, v), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(mods, v, "modules.dep"), nil, 0o644))
+	}
+	k, err := FindKernel()
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(boot, "vmlinuz-6.1.0-56-amd64"), k, "numeric order, and only kernels with modules")
+}
+
+func TestNodeSpecIsAValidTwinVM(t *testing.T) {
+	plan := testPlan(t)
+	dir := "/var/lib/labs/qtest"
+	for i, name := range NodeNames(NodeCount) {
+		spec := NodeSpec(dir, plan, i, Guest{Kernel: "/boot/vmlinuz", Initrd: "/cache/twin.cpio", Accel: vm.TCG})
+		require.NoError(t, spec.Validate())
+		assert.Equal(t, name, spec.Name)
+		assert.Equal(t, plan.Nodes[i].Tap, spec.NIC.Tap)
+		assert.Equal(t, vm.MAC("qtest", name), spec.NIC.MAC)
+		assert.Equal(t, filepath.Join(dir, "nodes", name, "qemu.pid"), spec.Pidfile)
+		args := vm.Args(spec)
+		assert.Contains(t, args, "tcg")
+		assert.Contains(t, args, "2048")
+	}
+}
+
+func TestNetworkRecordRoundTrips(t *testing.T) {
+	store, err := state.Open(t.TempDir(), "qtest", ProviderName)
+	require.NoError(t, err)
+	_, err = recordedPlan(store)
+	require.Error(t, err, "no plan before setUpNetwork")
+
+	plan := testPlan(t)
+	require.NoError(t, recordNetwork(store, plan, network.HostChanges{EnabledForwarding: true}))
+	reopened, err := state.Open(filepath.Dir(store.Dir()), "qtest", ProviderName)
+	require.NoError(t, err)
+	got, err := recordedPlan(reopened)
+	require.NoError(t, err)
+	assert.Equal(t, plan, got)
+	changes, err := recordedChanges(reopened)
+	require.NoError(t, err)
+	assert.True(t, changes.EnabledForwarding)
+}
+
+func TestDaemonIdentityRoundTrips(t *testing.T) {
+	store, err := state.Open(t.TempDir(), "qtest", ProviderName)
+	require.NoError(t, err)
+	_, ok := daemon.Recorded(store)
+	assert.False(t, ok)
+	require.NoError(t, daemon.Record(store))
+	id, ok := daemon.Recorded(store)
+	require.True(t, ok)
+	self, err := process.Identify(os.Getpid())
+	require.NoError(t, err)
+	assert.Equal(t, self, id)
+	assert.True(t, id.Running())
+}
+
+func TestStatusOfAnAbsentLab(t *testing.T) {
+	p := &Provider{Lab: "qtest", Root: t.TempDir()}
+	st, err := p.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "absent", st.Phase)
+	assert.Equal(t, filepath.Join(p.Root, "qtest", "kubeconfig"), p.Kubeconfig())
+}
+
+func TestStatusOfAPartialLabListsPlannedNodes(t *testing.T) {
+	p := &Provider{Lab: "qtest", Root: t.TempDir()}
+	store, err := p.open()
+	require.NoError(t, err)
+	require.NoError(t, recordNetwork(store, testPlan(t), network.HostChanges{}))
+	st, err := p.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "partial", st.Phase)
+	require.Len(t, st.Nodes, 3)
+	assert.Equal(t, "10.213.7.13", st.Nodes[2].Address)
+	require.Len(t, st.Components, 4, "the daemon and three VMs")
+	for _, c := range st.Components {
+		assert.False(t, c.Running, c.Name)
+	}
+}
+
+func TestCollectLogsCopiesSerialAndDaemonLogs(t *testing.T) {
+	p := &Provider{Lab: "qtest", Root: t.TempDir()}
+	serial := NodePaths(p.Dir(), "srv2").Serial
+	require.NoError(t, os.MkdirAll(filepath.Dir(serial), 0o700))
+	require.NoError(t, os.WriteFile(serial, []byte("cozylab-twin: agent: starting\n"), 0o600))
+	require.NoError(t, os.WriteFile(p.daemonLog(), []byte("daemon\n"), 0o600))
+
+	out := t.TempDir()
+	require.NoError(t, p.CollectLogs(context.Background(), out))
+	got, err := os.ReadFile(filepath.Join(out, "srv2-serial.log"))
+	require.NoError(t, err)
+	assert.Equal(t, "cozylab-twin: agent: starting\n", string(got))
+	assert.FileExists(t, filepath.Join(out, "daemon.log"))
+	assert.NoFileExists(t, filepath.Join(out, "srv1-serial.log"), "a node that never booted has no log")
+}
+
+func TestConsoleFollowsTheSerialLog(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "serial.log")
+	var out bytes.Buffer
+
+	off, err := copyNew(log, -1, &out)
+	require.NoError(t, err, "a log not there yet is waited for")
+	assert.Equal(t, int64(-1), off)
+
+	require.NoError(t, os.WriteFile(log, bytes.Repeat([]byte("x"), consoleBacklog+10), 0o600))
+	off, err = copyNew(log, off, &out)
+	require.NoError(t, err)
+	assert.Equal(t, consoleBacklog, out.Len(), "only the backlog of an existing log")
+
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("new line\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	out.Reset()
+	off, err = copyNew(log, off, &out)
+	require.NoError(t, err)
+	assert.Equal(t, "new line\n", out.String())
+
+	require.NoError(t, os.WriteFile(log, []byte("restarted\n"), 0o600))
+	out.Reset()
+	_, err = copyNew(log, off, &out)
+	require.NoError(t, err)
+	assert.Equal(t, "restarted\n", out.String(), "a log that shrank is read from its start")
+}
+
+func TestConsoleRefusesAnUnknownNode(t *testing.T) {
+	p := &Provider{Lab: "qtest", Root: t.TempDir()}
+	err := p.Console(context.Background(), "node-9", &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "srv1, srv2, srv3")
+}
