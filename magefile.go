@@ -62,8 +62,23 @@ func integrationTests(ctx context.Context, term *progress.Terminal) error {
 	if _, err := (&bincache.Cache{Progress: term}).Ensure(ctx); err != nil {
 		return err
 	}
-	err := goTest(ctx, term, "-count=1", "-timeout=45m", "-tags=integration", "./...")
-	return errors.Join(err, noLeftovers())
+	before, err := cacheProcesses()
+	if err != nil {
+		return err
+	}
+	err = goTest(ctx, term, "-count=1", "-timeout=45m", "-tags=integration", "./...")
+	return errors.Join(err, noLeftovers(before))
+}
+
+// cacheProcesses are the pids of the lab programs running now: a lab the developer keeps up
+// (lab:up, e2e) is theirs, not a leak of the tests.
+func cacheProcesses() (map[int]bool, error) {
+	running, err := labPrograms()
+	out := map[int]bool{}
+	for _, p := range running {
+		out[p.Pid] = true
+	}
+	return out, err
 }
 
 // goTest runs go test with its output on the terminal (verbose on CI), timed for the summary.
@@ -82,25 +97,43 @@ func goTest(ctx context.Context, term *progress.Terminal, args ...string) error 
 	return err
 }
 
-// noLeftovers fails when a program from the binaries cache still runs after the tests, and
-// kills it so one leak does not spoil the next run.
-func noLeftovers() error {
-	root, err := bincache.DefaultRoot()
-	if err != nil {
-		return err
-	}
-	left, err := process.FindByExecutable(root)
+// noLeftovers fails when a program from the binaries cache that was not running before the
+// tests still runs after them, and kills it so one leak does not spoil the next run.
+func noLeftovers(before map[int]bool) error {
+	left, err := labPrograms()
 	if err != nil || len(left) == 0 {
 		return err
 	}
 	var lines []string
 	for _, p := range left {
+		if before[p.Pid] {
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("  pid %d: %s", p.Pid, p.Args))
 		if proc, err := os.FindProcess(p.Pid); err == nil {
 			_ = proc.Kill() // reported below either way
 		}
 	}
-	return fmt.Errorf("processes from the binaries cache outlived the tests (now killed):\n%s", strings.Join(lines, "\n"))
+	if len(lines) == 0 {
+		return nil
+	}
+	return fmt.Errorf("processes from the binaries cache or QEMU outlived the tests (now killed):\n%s", strings.Join(lines, "\n"))
+}
+
+// labPrograms are the running programs of the binaries cache and the QEMU processes.
+func labPrograms() ([]process.Running, error) {
+	root, err := bincache.DefaultRoot()
+	if err != nil {
+		return nil, err
+	}
+	all, err := process.FindByExecutable("/")
+	var out []process.Running
+	for _, p := range all {
+		if strings.HasPrefix(p.Exe, root+"/") || filepath.Base(p.Exe) == "qemu-system-x86_64" {
+			out = append(out, p)
+		}
+	}
+	return out, err
 }
 
 // Verify checks formatting, vet, tidy go.mod files (product and tools modules), the tools table, generated files and the import-direction rule.
