@@ -26,7 +26,7 @@ const (
 
 // pushed are the references the installer chart points at.
 type pushed struct {
-	registry       string
+	registry       string // as the cluster reaches it
 	packagesDigest string // sha256:… of the packages artifact
 	operatorImage  string // <registry>/cozystack-operator@sha256:…
 }
@@ -64,7 +64,11 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 	if err != nil {
 		return err
 	}
-	e.pushed = pushed{registry: reg, packagesDigest: art.Digest, operatorImage: fmt.Sprintf("%s/%s@%s", reg, OperatorRepo, img.Digest)}
+	inCluster, err := e.o.Lab.ClusterRegistry()
+	if err != nil {
+		return err
+	}
+	e.pushed = pushed{registry: inCluster, packagesDigest: art.Digest, operatorImage: fmt.Sprintf("%s/%s@%s", inCluster, OperatorRepo, img.Digest)}
 	step.Status("operator %s, packages %s", shortDigest(img.Digest), shortDigest(art.Digest))
 	return nil
 }

@@ -24,6 +24,10 @@ type Target interface {
 	provider.Provider
 	// Registry is the host:port of the lab's artifact registry, as the harness reaches it.
 	Registry() (string, error)
+	// ClusterRegistry is the same registry as the cluster's nodes and in-cluster
+	// controllers reach it (the lab bridge's gateway on QEMU; the same address locally): the
+	// installer chart's references name it.
+	ClusterRegistry() (string, error)
 	// InstallerVariant is the installer chart's cozystackOperator.variant for this lab.
 	InstallerVariant() string
 }

@@ -163,6 +163,9 @@ func (p *Provider) Registry() (string, error) {
 	return "", fmt.Errorf("lab %s has no registry: it is not up (go run mage.go lab:up)", p.Lab)
 }
 
+// ClusterRegistry is Registry: the local cluster's controllers run on this machine.
+func (p *Provider) ClusterRegistry() (string, error) { return p.Registry() }
+
 // InstallerVariant is "hosted": the local operator reaches the API through its kubeconfig, and
 // its Deployment (on a kwok node) needs no node-local endpoint.
 func (p *Provider) InstallerVariant() string { return "hosted" }
