@@ -45,7 +45,15 @@ func Attach(ctx context.Context) (context.Context, *Child, context.CancelFunc) {
 	if lifeline == nil || events == nil || !isPipe(lifeline) || !isPipe(events) {
 		return ctx, &Child{Progress: progress.NewWire(os.Stderr), events: nopCloser{os.Stderr}}, stop
 	}
-	c := &Child{Progress: progress.NewWire(events), events: events}
+	c := &Child{events: events}
+	// After the detach nobody reads the event stream: later steps (the operator runner's)
+	// go to the daemon's log instead.
+	c.Progress = progress.NewWire(writerFunc(func(b []byte) (int, error) {
+		if c.detached.Load() {
+			return os.Stderr.Write(b)
+		}
+		return events.Write(b)
+	}))
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		sc := bufio.NewScanner(lifeline)
@@ -80,6 +88,10 @@ func isPipe(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeNamedPipe != 0
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 type nopCloser struct{ io.Writer }
 
