@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"text/tabwriter"
 
 	"github.com/magefile/mage/mg"
 	"k8s.io/client-go/tools/clientcmd"
@@ -60,15 +61,22 @@ func (Lab) Status(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("lab %s (%s): %s\n", st.Name, st.Provider, st.Phase)
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	for _, n := range st.Nodes {
-		fmt.Printf("  node %-6s %-14s %s\n", n.Name, n.Role, n.Address)
+		fmt.Fprintf(w, "  node %s\t%s\t%s\n", n.Name, n.Role, n.Address)
+	}
+	if err := w.Flush(); err != nil {
+		return err
 	}
 	for _, comp := range st.Components {
 		mark := "✗"
 		if comp.Running {
 			mark = "✓"
 		}
-		fmt.Printf("  %s %-12s %s\n", mark, comp.Name, comp.Detail)
+		fmt.Fprintf(w, "  %s %s\t%s\n", mark, comp.Name, comp.Detail)
+	}
+	if err := w.Flush(); err != nil {
+		return err
 	}
 	return nil
 }

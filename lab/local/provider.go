@@ -127,6 +127,21 @@ func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
 	}
 	st.Components = append(st.Components, provider.Component{Name: "lab daemon", Running: running,
 		Detail: fmt.Sprintf("pid %d, log %s", id.Pid, filepath.Join(p.Dir(), "daemon.log"))})
+	runs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "run-*"))
+	for _, run := range runs {
+		procs, _ := process.Recorded(run)
+		latest := map[string]int{} // a restarted process (the operator) is shown once, as it runs now
+		for i, r := range procs {
+			latest[r.Name] = i
+		}
+		for i, r := range procs {
+			if latest[r.Name] != i {
+				continue
+			}
+			st.Components = append(st.Components, provider.Component{Name: r.Name, Running: r.Running(),
+				Detail: fmt.Sprintf("pid %d, log %s", r.Pid, filepath.Join(run, r.Name+".log"))})
+		}
+	}
 	if reg := store.Value(KeyRegistry); reg != "" {
 		st.Components = append(st.Components, provider.Component{Name: "registry", Running: running, Detail: reg})
 	}

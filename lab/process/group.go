@@ -257,18 +257,35 @@ func orphaned(dir string) (bool, error) {
 }
 
 func killRecorded(dir string) error {
+	recs, err := Recorded(dir)
+	var errs []error
+	for _, r := range recs {
+		errs = append(errs, killIfSame(r.Pid, r.Start))
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+// RecordedProcess is a process a group started, as its run directory records it.
+type RecordedProcess struct {
+	Name string
+	Identity
+}
+
+// Recorded lists the processes the group owning dir started, in start order; a directory
+// without a record has none.
+func Recorded(dir string) ([]RecordedProcess, error) {
 	f, err := os.Open(filepath.Join(dir, pidsFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	} else if err != nil {
-		return fmt.Errorf("read processes of %s: %w", dir, err)
+		return nil, fmt.Errorf("read processes of %s: %w", dir, err)
 	}
 	defer f.Close()
-	var errs []error
+	var out []RecordedProcess
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
+		if len(fields) < 3 {
 			continue
 		}
 		pid, err1 := strconv.Atoi(fields[0])
@@ -276,7 +293,7 @@ func killRecorded(dir string) error {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		errs = append(errs, killIfSame(pid, start))
+		out = append(out, RecordedProcess{Name: fields[2], Identity: Identity{Pid: pid, Start: start}})
 	}
-	return errors.Join(errs...)
+	return out, sc.Err()
 }
