@@ -40,7 +40,7 @@ func scheme() *runtime.Scheme {
 }
 
 // waitOperator waits for the operator Deployment to be Available, the operator's CRDs to be
-// served, and the platform PackageSource to be Ready (which takes the operator, the platform
+// Established, and the platform PackageSource to be Ready (which takes the operator, the platform
 // OCIRepository pulled by source-controller and its ArtifactGenerator fulfilled).
 func waitOperator(ctx context.Context, e *env, step progress.Step) error {
 	dep := &appsv1.Deployment{}
@@ -50,6 +50,14 @@ func waitOperator(ctx context.Context, e *env, step progress.Step) error {
 		})
 	if err != nil {
 		return err
+	}
+	for _, name := range []string{"packages.cozystack.io", "packagesources.cozystack.io"} {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		err := waitFor(ctx, e.c, step, "CRD "+name+" Established", &apiextensionsv1.CustomResourceDefinitionList{},
+			client.ObjectKey{Name: name}, crd, 2*time.Minute, func() (bool, string) { return crdEstablished(crd) })
+		if err != nil {
+			return err
+		}
 	}
 	ps := &v1alpha1.PackageSource{}
 	return waitFor(ctx, e.c, step, "PackageSource "+PlatformPackage+" Ready", &v1alpha1.PackageSourceList{},
@@ -118,4 +126,13 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 		}
 	}
 	return false, "no Available condition yet"
+}
+
+func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) (bool, string) {
+	for _, c := range crd.Status.Conditions {
+		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+			return true, ""
+		}
+	}
+	return false, "not Established yet (the operator installs it on start)"
 }
