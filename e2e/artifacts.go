@@ -45,8 +45,8 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 		return fmt.Errorf("find the cache directory: %w", err)
 	}
 	bin := filepath.Join(cache, "cozylab", "e2e", "cozystack-operator")
-	step.Status("building the operator binary")
-	if err := registry.BuildOperatorBinary(ctx, e.o.RepoRoot, bin); err != nil {
+	build := e.o.Progress.Begin("Building the operator binary")
+	if err := build.Done(registry.BuildOperatorBinary(ctx, e.o.RepoRoot, bin)); err != nil {
 		return err
 	}
 	step.Status("pushing the operator image to %s", reg)

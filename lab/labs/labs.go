@@ -35,11 +35,15 @@ type Options struct {
 	RepoRoot string
 	// ProbeKVM reports whether a guest really runs under KVM here, and why (nil: no KVM).
 	ProbeKVM func(ctx context.Context) (bool, string)
+	// NodeImage is LAB_NODE_IMAGE for the QEMU provider: twin, talos, or empty — then talos
+	// where a guest runs under KVM, the twin elsewhere.
+	NodeImage string
 }
 
 // FromEnv reads LAB_PROVIDER and LAB_NAME, and probes KVM with the QEMU provider's probe.
 func FromEnv(repoRoot string) Options {
-	return Options{Provider: os.Getenv("LAB_PROVIDER"), Name: os.Getenv("LAB_NAME"), RepoRoot: repoRoot, ProbeKVM: qemu.ProbeKVM}
+	return Options{Provider: os.Getenv("LAB_PROVIDER"), Name: os.Getenv("LAB_NAME"), RepoRoot: repoRoot, ProbeKVM: qemu.ProbeKVM,
+		NodeImage: os.Getenv("LAB_NODE_IMAGE")}
 }
 
 // Select returns the provider for o. An existing lab of that name keeps its provider under
@@ -67,7 +71,9 @@ func Select(ctx context.Context, o Options) (Choice, error) {
 	case local.ProviderName:
 		return Choice{Provider: &local.Provider{Lab: o.Name, Root: o.Root, RepoRoot: o.RepoRoot}, Reason: reason}, nil
 	case qemu.ProviderName:
-		return Choice{Provider: &qemu.Provider{Lab: o.Name, Root: o.Root, RepoRoot: o.RepoRoot, NodeImage: os.Getenv("LAB_NODE_IMAGE")}, Reason: reason}, nil
+		image, why := nodeImage(ctx, o)
+		return Choice{Provider: &qemu.Provider{Lab: o.Name, Root: o.Root, RepoRoot: o.RepoRoot, NodeImage: image},
+			Reason: reason + "; " + why}, nil
 	}
 	return Choice{}, fmt.Errorf("LAB_PROVIDER=%q: want auto, local or qemu", o.Provider)
 }
@@ -85,4 +91,21 @@ func auto(ctx context.Context, o Options) (string, string) {
 		return "qemu", "qemu provider: " + why
 	}
 	return local.ProviderName, "local provider (no KVM guest can run here: " + why + ")"
+}
+
+// nodeImage picks the QEMU node image: LAB_NODE_IMAGE when set; else real Talos where a guest
+// runs under KVM (a lab already up keeps its image), the twin elsewhere.
+func nodeImage(ctx context.Context, o Options) (string, string) {
+	if o.NodeImage != "" {
+		return o.NodeImage, "node image " + o.NodeImage + " (LAB_NODE_IMAGE)"
+	}
+	if s, err := state.Open(o.Root, o.Name, ""); err == nil && s.Exists() && s.Lab().Provider == qemu.ProviderName {
+		return "", "node image of the existing lab"
+	}
+	if o.ProbeKVM != nil {
+		if ok, _ := o.ProbeKVM(ctx); ok {
+			return qemu.NodeImageTalos, "node image talos (KVM works; LAB_NODE_IMAGE=twin for the Talos twin)"
+		}
+	}
+	return qemu.NodeImageTwin, "node image twin (no Talos image can run without KVM here; LAB_NODE_IMAGE=talos to try anyway)"
 }

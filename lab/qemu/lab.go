@@ -18,6 +18,7 @@ import (
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/seed"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
+	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/talos/machineconfig"
 )
@@ -41,12 +42,18 @@ type LabOptions struct {
 type lab struct {
 	LabOptions
 	name     string
+	image    string // NodeImageTwin or NodeImageTalos, as Up recorded it
 	plan     network.Plan
-	guest    Guest
-	configs  *machineconfig.Result
-	group    *process.Group
-	machines []*vm.Machine
-	clients  []*client.Client
+	registry *registry.Registry
+	// clusterRegistry is the registry's address on the bridge, for the nodes.
+	clusterRegistry string
+	// talosImage is the cached Talos image the node disks are copied from.
+	talosImage string
+	guest      Guest
+	configs    *machineconfig.Result
+	group      *process.Group
+	machines   []*vm.Machine
+	clients    []*client.Client
 	// fail ends the bring-up with a cause.
 	fail context.CancelCauseFunc
 }
@@ -58,7 +65,10 @@ func RunLab(ctx context.Context, o LabOptions) (err error) {
 	if o.Cache == nil {
 		o.Cache = &bincache.Cache{Progress: o.Progress}
 	}
-	l := &lab{LabOptions: o, name: o.Store.Lab().Name}
+	l := &lab{LabOptions: o, name: o.Store.Lab().Name, image: NodeImageTwin}
+	if o.Store.Value(KeyNodeImage) == NodeImageTalos {
+		l.image = NodeImageTalos
+	}
 	defer func() { err = errors.Join(err, l.teardown(context.WithoutCancel(ctx))) }()
 	// Until the lab is up, a VM that ends (crash, power-off, reboot loop) fails the waits at
 	// once instead of at their bounds.
@@ -81,13 +91,21 @@ func RunLab(ctx context.Context, o LabOptions) (err error) {
 	return nil
 }
 
-// actions is the lab's pipeline, in order.
+// actions is the lab's pipeline, in order: the twin's image is built, a Talos image is
+// downloaded and copied onto each node's disks.
 func (l *lab) actions() []func(context.Context) error {
-	return []func(context.Context) error{
+	actions := []func(context.Context) error{
 		l.chooseAccel,
 		l.setUpNetwork,
+		l.startRegistry,
 		l.generateConfigs,
-		l.buildImage,
+	}
+	if l.image == NodeImageTalos {
+		actions = append(actions, l.downloadTalos, l.writeDisks)
+	} else {
+		actions = append(actions, l.buildImage)
+	}
+	return append(actions,
 		l.writeSeeds,
 		l.bootVMs,
 		l.waitForAPIs,
@@ -95,7 +113,7 @@ func (l *lab) actions() []func(context.Context) error {
 		l.waitForEtcd,
 		l.fetchKubeconfig,
 		l.checkKubernetes,
-	}
+	)
 }
 
 // chooseAccel uses KVM only when a probe guest reaches userspace under it, and says so.
@@ -107,13 +125,14 @@ func (l *lab) chooseAccel(ctx context.Context) error {
 	}
 	ok, why := vm.ProbeKVM(ctx, kernel, "")
 	step.Done(nil)
-	l.guest = Guest{Kernel: kernel, Accel: vm.TCG}
+	l.guest = Guest{Image: l.image, Kernel: kernel, Accel: vm.TCG}
 	if ok {
 		l.guest.Accel = vm.KVM
 	}
 	l.Progress.Begin(fmt.Sprintf("Accelerator: %s", accelName(l.guest.Accel))).Skip(why)
-	l.Progress.Begin("Node image: " + NodeImageTwin).Skip("no Talos image can be used here")
-	return l.Store.Set(map[string]string{KeyAccel: accelName(l.guest.Accel), KeyNodeImage: NodeImageTwin})
+	title, why := nodeImageLine(l.image, l.talosOptions(), l.guest.Accel)
+	l.Progress.Begin(title).Skip(why)
+	return l.Store.Set(map[string]string{KeyAccel: accelName(l.guest.Accel), KeyNodeImage: l.image})
 }
 
 func accelName(a vm.Accel) string {
@@ -165,7 +184,9 @@ func (l *lab) generateConfigs(context.Context) error {
 	if err != nil {
 		return step.Done(err)
 	}
-	res, err := machineconfig.Generate(ConfigOptions(l.plan, patches), bundle)
+	opts := ConfigOptions(l.plan, patches)
+	opts.HTTPRegistries = []string{l.clusterRegistry}
+	res, err := machineconfig.Generate(opts, bundle)
 	if err != nil {
 		return step.Done(err)
 	}
@@ -224,7 +245,8 @@ func SeedConfig(plan network.Plan, i int, machineConfig []byte) seed.Config {
 
 // bootVMs starts every node's QEMU at once.
 func (l *lab) bootVMs(ctx context.Context) error {
-	step := l.Progress.Begin(fmt.Sprintf("Booting VMs (%d nodes, %d MiB and %d vCPUs each, %s)", NodeCount, NodeMemoryMiB, NodeCPUs, accelName(l.guest.Accel)))
+	first := NodeSpec(l.Dir, l.plan, 0, l.guest)
+	step := l.Progress.Begin(fmt.Sprintf("Booting VMs (%d nodes, %d MiB and %d vCPUs each, %s)", NodeCount, first.MemoryMiB, first.CPUs, accelName(l.guest.Accel)))
 	group, err := process.NewGroup(filepath.Join(l.Dir, "run", "vms"))
 	if err != nil {
 		return step.Done(err)
@@ -236,7 +258,7 @@ func (l *lab) bootVMs(ctx context.Context) error {
 	for i := range NodeCount {
 		wg.Go(func() {
 			l.machines[i], errs[i] = vm.Start(ctx, NodeSpec(l.Dir, l.plan, i, l.guest),
-				vm.Options{Group: group, PowerdownTimeout: twinPowerdown})
+				vm.Options{Group: group, PowerdownTimeout: powerdownTimeout(l.image)})
 		})
 	}
 	wg.Wait()
@@ -279,6 +301,9 @@ func (l *lab) teardown(ctx context.Context) error {
 	errs = append(errs, stopErrs...)
 	if l.group != nil {
 		errs = append(errs, l.group.Stop(ctx))
+	}
+	if l.registry != nil {
+		errs = append(errs, l.registry.Close())
 	}
 	if l.Store.Done(StepNetwork) || l.Store.Value(KeyNetwork) != "" {
 		errs = append(errs, downNetwork(ctx, l.Store, l.name))

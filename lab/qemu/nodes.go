@@ -27,6 +27,13 @@ const (
 	NodeCPUs      = 2
 )
 
+// Sizes of one real Talos node: enough for a control plane that also runs the platform's
+// workloads (upstream's lab gives each node 8 vCPUs and 24 GiB; a smaller host cannot).
+const (
+	TalosMemoryMiB = 8192
+	TalosCPUs      = 4
+)
+
 // twinAppend is the twin guest's kernel command line: console on the serial log, and a kernel
 // panic (the agent dying) ends QEMU instead of hanging.
 const twinAppend = "console=ttyS0 panic=-1"
@@ -34,6 +41,18 @@ const twinAppend = "console=ttyS0 panic=-1"
 // twinPowerdown bounds the wait for the power button in Stop: the twin ignores ACPI and keeps
 // nothing on disk, so QEMU is told to quit soon.
 const twinPowerdown = 3 * time.Second
+
+// talosPowerdown bounds the wait for a Talos node to shut down on the ACPI power button: it
+// stops its services and unmounts its disks first.
+const talosPowerdown = 30 * time.Second
+
+// powerdownTimeout is how long Stop waits for a node of image to power itself off.
+func powerdownTimeout(image string) time.Duration {
+	if image == NodeImageTalos {
+		return talosPowerdown
+	}
+	return twinPowerdown
+}
 
 // NodeNames are the nodes' names: srv1, srv2, ...
 func NodeNames(n int) []string {
@@ -47,6 +66,8 @@ func NodeNames(n int) []string {
 // Paths are where one node's files live in the lab directory.
 type Paths struct {
 	Dir, Seed, Serial, QMP, Pidfile string
+	// SystemDisk and DataDisk are a Talos node's disks (the twin has none).
+	SystemDisk, DataDisk string
 }
 
 // NodePaths lays out node name's files under the lab directory dir.
@@ -58,33 +79,48 @@ func NodePaths(dir, name string) Paths {
 		Serial:  filepath.Join(d, "serial.log"),
 		QMP:     filepath.Join(d, "qmp.sock"),
 		Pidfile: filepath.Join(d, "qemu.pid"),
+		// Named as upstream's lab names them.
+		SystemDisk: filepath.Join(d, "system.img"),
+		DataDisk:   filepath.Join(d, "data.img"),
 	}
 }
 
-// Guest is the boot media all nodes share.
+// Guest is what all nodes boot: the twin's kernel and initramfs, or (Image NodeImageTalos)
+// each node's own disks made from the Talos image.
 type Guest struct {
+	// Image is NodeImageTwin (or empty) or NodeImageTalos.
+	Image          string
 	Kernel, Initrd string
 	Accel          vm.Accel
 }
 
-// NodeSpec is the VM of node i (0-based) of plan.
+// NodeSpec is the VM of node i (0-based) of plan. A twin boots the kernel directly; a Talos
+// node boots its system disk (SeaBIOS, no UEFI: the nocloud image carries a BIOS boot loader)
+// with its data disk second. Both read their NoCloud seed.
 func NodeSpec(dir string, plan network.Plan, i int, g Guest) vm.Spec {
 	name := NodeNames(len(plan.Nodes))[i]
 	p := NodePaths(dir, name)
-	return vm.Spec{
-		Name: name, MemoryMiB: NodeMemoryMiB, CPUs: NodeCPUs, Accel: g.Accel,
-		Kernel: g.Kernel, Initrd: g.Initrd, Append: twinAppend,
+	s := vm.Spec{
+		Name: name, Accel: g.Accel,
 		Seed:      p.Seed,
 		NIC:       &vm.NIC{Tap: plan.Nodes[i].Tap, MAC: vm.MAC(plan.Lab, name)},
 		SerialLog: p.Serial, QMPSocket: p.QMP, Pidfile: p.Pidfile,
 	}
+	if g.Image == NodeImageTalos {
+		s.MemoryMiB, s.CPUs = TalosMemoryMiB, TalosCPUs
+		s.Disk, s.DataDisk = p.SystemDisk, p.DataDisk
+		return s
+	}
+	s.MemoryMiB, s.CPUs = NodeMemoryMiB, NodeCPUs
+	s.Kernel, s.Initrd, s.Append = g.Kernel, g.Initrd, twinAppend
+	return s
 }
 
 // stopFromPidfile stops node name's QEMU if one still runs, from its files alone.
-func stopFromPidfile(ctx context.Context, dir, name string) error {
+func stopFromPidfile(ctx context.Context, dir, name, image string) error {
 	p := NodePaths(dir, name)
 	spec := vm.Spec{Name: name, QMPSocket: p.QMP, Pidfile: p.Pidfile}
-	return vm.StopFromPidfile(ctx, spec, vm.Options{PowerdownTimeout: twinPowerdown})
+	return vm.StopFromPidfile(ctx, spec, vm.Options{PowerdownTimeout: powerdownTimeout(image)})
 }
 
 // runningQEMU returns the pid in pidfile when that process is alive and is QEMU, else 0. It

@@ -12,8 +12,15 @@ import (
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 )
 
-// NodeImageTwin is the only node image this provider can boot here: the Talos twin.
-const NodeImageTwin = "twin"
+// Node images (LAB_NODE_IMAGE).
+const (
+	// NodeImageTwin is the Talos twin: the host's kernel with our agent as init. It boots
+	// anywhere, TCG included, and is the default.
+	NodeImageTwin = "twin"
+	// NodeImageTalos is the real Talos nocloud disk image from the Image Factory, for hosts
+	// with KVM and internet access.
+	NodeImageTalos = "talos"
+)
 
 // Host paths of the guest kernel; variables so tests can point them elsewhere.
 var (
@@ -40,10 +47,11 @@ func Prerequisites(nodeImage string) error {
 }
 
 func checkNodeImage(image string) error {
-	if image == "" || image == NodeImageTwin {
+	if image == "" || image == NodeImageTwin || image == NodeImageTalos {
 		return nil
 	}
-	return fmt.Errorf("LAB_NODE_IMAGE=%s: Talos images cannot be used here yet; LAB_NODE_IMAGE=%s", image, NodeImageTwin)
+	return fmt.Errorf("LAB_NODE_IMAGE=%s is not a node image: use %s (the default, boots anywhere) or %s (real Talos, for a KVM host)",
+		image, NodeImageTwin, NodeImageTalos)
 }
 
 func requireRoot() error {

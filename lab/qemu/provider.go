@@ -34,6 +34,16 @@ const (
 	KeyAccel       = "accel"
 	KeyNodeImage   = "nodeImage"
 	KeyKubeconfig  = "kubeconfig"
+	// KeyTalosVersion, KeyTalosSchematic and KeyTalosPin are what Up was asked for with
+	// LAB_NODE_IMAGE=talos; KeyTalosImage is the image the daemon used (talosimage.Image, JSON).
+	KeyTalosVersion   = "talosVersion"
+	KeyTalosSchematic = "talosSchematic"
+	KeyTalosPin       = "talosSHA256"
+	KeyTalosImage     = "talosImage"
+	// KeyRegistry is the artifact registry's address on 127.0.0.1 (the harness pushes there);
+	// KeyClusterRegistry the same registry on the bridge's gateway (the nodes pull there).
+	KeyRegistry        = "registry"
+	KeyClusterRegistry = "clusterRegistry"
 )
 
 // daemonGrace bounds the daemon's own teardown (stopping three VMs and the network) after
@@ -47,8 +57,12 @@ type Provider struct {
 	Lab, Root string
 	// RepoRoot is the checkout the daemon and the twin agent are built from (the module root).
 	RepoRoot string
-	// NodeImage is LAB_NODE_IMAGE: "twin" or empty (the twin).
+	// NodeImage is LAB_NODE_IMAGE: NodeImageTwin (or empty) or NodeImageTalos.
 	NodeImage string
+	// TalosVersion, TalosSchematic and TalosSHA256 choose and pin the Talos image when
+	// NodeImage is NodeImageTalos; when empty they are read from LAB_TALOS_VERSION,
+	// LAB_TALOS_SCHEMATIC and LAB_TALOS_IMAGE_SHA256, then default (talosimage).
+	TalosVersion, TalosSchematic, TalosSHA256 string
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -81,11 +95,17 @@ func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
 	if err := Prerequisites(p.NodeImage); err != nil {
 		return err
 	}
+	if err := p.checkTalos(); err != nil {
+		return err
+	}
 	store, err := p.open()
 	if err != nil {
 		return err
 	}
 	if id, ok := daemon.Recorded(store); ok && id.Running() && store.Done(StepUp) {
+		if err := p.sameImage(store.Value(KeyNodeImage)); err != nil {
+			return err
+		}
 		rep.Begin(fmt.Sprintf("QEMU lab %s", p.Lab)).Skip(fmt.Sprintf("already up (daemon pid %d)", id.Pid))
 		return nil
 	}
@@ -102,7 +122,7 @@ func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
 	if err != nil {
 		return fmt.Errorf("find the repository root: %w", err)
 	}
-	if err := store.Set(map[string]string{KeyRepoRoot: repo}); err != nil {
+	if err := store.Set(p.request(repo)); err != nil {
 		return err
 	}
 	bin := filepath.Join(p.Dir(), "bin", "cozylab-lab")
@@ -145,7 +165,7 @@ func (p *Provider) teardown(ctx context.Context, store *state.Store, step progre
 	}
 	for _, name := range NodeNames(NodeCount) {
 		step.Status("stopping VM %s", name)
-		errs = append(errs, stopFromPidfile(ctx, p.Dir(), name))
+		errs = append(errs, stopFromPidfile(ctx, p.Dir(), name, store.Value(KeyNodeImage)))
 	}
 	// A daemon killed with SIGKILL takes its children along (Pdeathsig); this catches the rest.
 	if _, err := process.Sweep(filepath.Join(p.Dir(), "run")); err != nil {
@@ -172,6 +192,10 @@ func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
 	}
 	st.Components = append(st.Components, provider.Component{Name: "lab daemon", Running: running,
 		Detail: fmt.Sprintf("pid %d, log %s", id.Pid, p.daemonLog())})
+	if reg := store.Value(KeyRegistry); reg != "" {
+		st.Components = append(st.Components, provider.Component{Name: "artifact registry", Running: running,
+			Detail: fmt.Sprintf("%s (harness), %s (nodes), in the lab daemon", reg, store.Value(KeyClusterRegistry))})
+	}
 	plan, _ := recordedPlan(store) // a lab that failed before planning has no nodes to show
 	for i, name := range NodeNames(NodeCount) {
 		addr := "not planned yet"

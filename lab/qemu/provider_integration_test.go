@@ -5,6 +5,7 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +91,18 @@ func TestProviderUpDown(t *testing.T) {
 	ok, detail, err := answers.Check(ctx)
 	require.NoError(t, err)
 	require.True(t, ok, detail)
+
+	// The artifact registry serves on the bridge's gateway, where the nodes reach it; on the
+	// twin the e2e pipeline is refused at its push.
+	store, err := p.open()
+	require.NoError(t, err)
+	direct := &http.Client{Transport: &http.Transport{}} // no proxy for the bridge
+	resp, err := direct.Get("http://" + store.Value(KeyClusterRegistry) + "/v2/")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NoError(t, resp.Body.Close())
+	_, err = p.Registry()
+	assert.ErrorIs(t, err, ErrTwinE2E)
 
 	require.NoError(t, p.Down(ctx, progress.Discard))
 	noQEMUIn(t, dir)

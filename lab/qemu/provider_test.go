@@ -17,12 +17,13 @@ import (
 	"github.com/cozylab/cozylab/lab/state"
 )
 
-func TestNodeImageOtherThanTwinIsRefused(t *testing.T) {
-	err := Prerequisites("talos")
+func TestUnknownNodeImageIsRefused(t *testing.T) {
+	err := Prerequisites("ubuntu")
 	require.Error(t, err)
-	assert.Equal(t, "LAB_NODE_IMAGE=talos: Talos images cannot be used here yet; LAB_NODE_IMAGE=twin", err.Error())
+	assert.Equal(t, "LAB_NODE_IMAGE=ubuntu is not a node image: use twin (the default, boots anywhere) or talos (real Talos, for a KVM host)", err.Error())
 	assert.NoError(t, checkNodeImage(""))
 	assert.NoError(t, checkNodeImage("twin"))
+	assert.NoError(t, checkNodeImage("talos"))
 }
 
 // Each missing prerequisite is one line naming what to do.

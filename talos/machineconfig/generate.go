@@ -36,8 +36,9 @@ type Result struct {
 
 // Generate builds one control-plane config per node from o and bundle, and an admin talosconfig.
 //
-// Every node gets the caller's patches, then its own hostname, lab link alias and VIP documents;
-// the node's documents come last so a shared patch cannot give two nodes the same identity.
+// Every node gets the caller's patches, then the HTTP registries' mirror documents, then its
+// own hostname, lab link alias and VIP documents; the node's documents come last so a shared
+// patch cannot give two nodes the same identity.
 // Each result is validated for the nocloud platform before it is returned.
 func Generate(o Options, bundle *secrets.Bundle) (*Result, error) {
 	o = o.withDefaults()
@@ -49,6 +50,15 @@ func Generate(o Options, bundle *secrets.Bundle) (*Result, error) {
 	patches, err := loadPatches(o.Patches)
 	if err != nil {
 		return nil, err
+	}
+
+	registries, err := registriesPatch(o)
+	if err != nil {
+		return nil, err
+	}
+
+	if registries != nil {
+		patches = append(patches, registries)
 	}
 
 	genOpts := []generate.Option{

@@ -29,6 +29,11 @@ type Options struct {
 	InstallImage string
 	// InstallDisk defaults to DefaultInstallDisk.
 	InstallDisk string
+	// HTTPRegistries are registries (host:port) served over plain HTTP that the nodes pull
+	// images from, such as a lab's artifact registry on its bridge. containerd speaks HTTPS to
+	// every registry but localhost, so each gets a RegistryMirrorConfig document naming itself
+	// as its own http:// endpoint; images <host:port>/<repo>@sha256:… then resolve.
+	HTTPRegistries []string
 	// Patches are strategic-merge patches (YAML, one or more documents each) applied to every
 	// node in order, before the node's own documents.
 	Patches [][]byte
@@ -93,6 +98,12 @@ func (o Options) validate() error {
 
 		if len(n.MAC) == 0 {
 			errs = append(errs, fmt.Errorf("node %q has no MAC address", n.Name))
+		}
+	}
+
+	for _, r := range o.HTTPRegistries {
+		if host, port, err := net.SplitHostPort(r); err != nil || host == "" || port == "" {
+			errs = append(errs, fmt.Errorf("HTTP registry %q is not host:port", r))
 		}
 	}
 
