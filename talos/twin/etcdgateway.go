@@ -69,15 +69,29 @@ func (g *etcdGateway) memberList(ctx context.Context, clientURL string) ([]gatew
 	return resp.Members, nil
 }
 
-// memberAdd adds a voting member with peerURL through the etcd at clientURL and returns the
-// members that follow, the new one included (still without a name).
+// memberAdd adds a learner with peerURL through the etcd at clientURL and returns the members
+// that follow, the new one included (still without a name). A learner does not count towards
+// the quorum, so a member that is slow to start (or never starts) cannot take the cluster down;
+// it is promoted once it caught up (memberPromote). etcd allows one learner at a time, which
+// also serialises concurrent joiners.
 func (g *etcdGateway) memberAdd(ctx context.Context, clientURL, peerURL string) ([]gatewayMember, error) {
 	var resp memberListResponse
-	if err := g.post(ctx, clientURL+"/v3/cluster/member/add", map[string]any{"peerURLs": []string{peerURL}}, &resp); err != nil {
-		return nil, fmt.Errorf("add etcd member %s at %s: %w", peerURL, clientURL, err)
+	body := map[string]any{"peerURLs": []string{peerURL}, "isLearner": true}
+	if err := g.post(ctx, clientURL+"/v3/cluster/member/add", body, &resp); err != nil {
+		return nil, fmt.Errorf("add etcd learner %s at %s: %w", peerURL, clientURL, err)
 	}
 
 	return resp.Members, nil
+}
+
+// memberPromote makes the learner id a voting member; etcd refuses while it lags the leader.
+func (g *etcdGateway) memberPromote(ctx context.Context, clientURL string, id uint64) error {
+	body := map[string]any{"ID": strconv.FormatUint(id, 10)}
+	if err := g.post(ctx, clientURL+"/v3/cluster/member/promote", body, &memberListResponse{}); err != nil {
+		return fmt.Errorf("promote etcd learner %x at %s: %w", id, clientURL, err)
+	}
+
+	return nil
 }
 
 // health asks the etcd at clientURL whether it has a leader and serves reads.

@@ -131,10 +131,27 @@ func (n *ProcessNode) joinLoop(ctx context.Context) {
 	ticker := time.NewTicker(n.opts.JoinInterval)
 	defer ticker.Stop()
 
+	joined := false
+
 	for {
-		err := n.tryJoin(ctx)
-		if err == nil {
-			return
+		var err error
+		if !joined {
+			if err = n.tryJoin(ctx); err == nil {
+				joined = true
+			}
+		}
+
+		if joined {
+			if err = n.tryPromote(ctx); err == nil {
+				n.mu.Lock()
+				n.joinErr = nil
+				n.mu.Unlock()
+				n.log("etcd: promoted to a voting member")
+
+				return
+			}
+
+			err = fmt.Errorf("promote: %w", err)
 		}
 
 		n.mu.Lock()
@@ -152,6 +169,28 @@ func (n *ProcessNode) joinLoop(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// tryPromote promotes this node's learner through one of the join endpoints.
+func (n *ProcessNode) tryPromote(ctx context.Context) error {
+	n.mu.Lock()
+	gw, facts := n.gateway, n.facts
+	n.mu.Unlock()
+
+	peerURL := httpsURL(n.opts.Address, etcdPeerPort)
+
+	var errs []error
+
+	for _, ep := range n.joinEndpoints(facts) {
+		err := n.promote(ctx, gw, ep, peerURL)
+		if err == nil {
+			return nil
+		}
+
+		errs = append(errs, err)
+	}
+
+	return errors.Join(errs...)
 }
 
 // tryJoin adds this node to the cluster through one of the join endpoints and starts etcd.
@@ -207,6 +246,12 @@ func (n *ProcessNode) joinThrough(ctx context.Context, gw *etcdGateway, ep, peer
 		return "", err
 	}
 
+	for _, m := range members {
+		if !hasPeer([]gatewayMember{m}, peerURL) && (m.Name == "" || m.IsLearner) {
+			return "", fmt.Errorf("etcd member %x (%s) is still joining", uint64(m.ID), strings.Join(m.PeerURLs, ","))
+		}
+	}
+
 	if !hasPeer(members, peerURL) {
 		if members, err = gw.memberAdd(ctx, url, peerURL); err != nil {
 			return "", err
@@ -229,6 +274,29 @@ func (n *ProcessNode) joinThrough(ctx context.Context, gw *etcdGateway, ep, peer
 	}
 
 	return strings.Join(parts, ","), nil
+}
+
+// promote makes this node's learner a voting member through the etcd at ep; a node that is
+// already voting is done.
+func (n *ProcessNode) promote(ctx context.Context, gw *etcdGateway, ep, peerURL string) error {
+	url := "https://" + ep
+
+	members, err := gw.memberList(ctx, url)
+	if err != nil {
+		return err
+	}
+
+	for _, m := range members {
+		if hasPeer([]gatewayMember{m}, peerURL) {
+			if !m.IsLearner {
+				return nil
+			}
+
+			return gw.memberPromote(ctx, url, uint64(m.ID))
+		}
+	}
+
+	return fmt.Errorf("etcd at %s does not list %s", url, peerURL)
 }
 
 func hasPeer(members []gatewayMember, peerURL string) bool {
