@@ -78,7 +78,10 @@ func RunLab(ctx context.Context, o LabOptions) (err error) {
 	for _, action := range l.actions() {
 		if err := action(upCtx); err != nil {
 			if cause := context.Cause(upCtx); ctx.Err() == nil && cause != nil {
-				return cause
+				err = cause
+			}
+			if len(l.clients) > 0 && ctx.Err() == nil {
+				err = fmt.Errorf("%w (the nodes' service logs are saved in %s)", err, l.saveServiceLogs(context.WithoutCancel(ctx)))
 			}
 			return err
 		}

@@ -17,6 +17,9 @@ func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
 	var logs []log
 	for _, name := range NodeNames(NodeCount) {
 		logs = append(logs, log{NodePaths(p.Dir(), name).Serial, name + "-serial.log"})
+		for _, svc := range nodeServices {
+			logs = append(logs, log{filepath.Join(NodePaths(p.Dir(), name).Dir, svc+".log"), name + "-" + svc + ".log"})
+		}
 	}
 	qemuLogs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "*", "*.log"))
 	for _, l := range qemuLogs {
