@@ -60,6 +60,8 @@ func TestProviderUpDown(t *testing.T) {
 			for _, n := range NodeNames(NodeCount) {
 				raw, _ := os.ReadFile(filepath.Join(logs, n+"-serial.log"))
 				t.Logf("%s serial log (end):\n%s", n, tail(string(raw), 30))
+				raw, _ = os.ReadFile(filepath.Join(logs, n+"-etcd.log"))
+				t.Logf("%s etcd log (end):\n%s", n, tail(string(raw), 15))
 			}
 			raw, _ := os.ReadFile(filepath.Join(logs, "daemon.log"))
 			t.Logf("daemon log (end):\n%s", tail(string(raw), 30))
