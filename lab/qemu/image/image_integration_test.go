@@ -28,6 +28,7 @@ import (
 	"github.com/cozylab/cozylab/lab/bincache"
 	"github.com/cozylab/cozylab/lab/condition"
 	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/machineconfig"
 )
@@ -57,7 +58,7 @@ func TestTwinGuestBoots(t *testing.T) {
 	writeSeed(t, seedPath, res.Nodes[0].Config)
 
 	apiPort := freePort(t)
-	serial := startGuest(ctx, t, qemu, kernel, initrd, seedPath, apiPort)
+	serial, qmp, exited := startGuest(ctx, t, qemu, kernel, initrd, seedPath, apiPort)
 
 	for _, want := range []string{
 		"cozylab-twin: seed: found cidata on /dev/vd",
@@ -78,14 +79,35 @@ func TestTwinGuestBoots(t *testing.T) {
 	poll := flows.Poll{Interval: time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 10 * time.Second}
 	require.NoError(t, flows.Bootstrap(ctx, "cp-1", c, flows.BootstrapTiming{Ready: poll, Retry: flows.BootstrapPoll}, nil))
 	require.NoError(t, flows.WaitAll(ctx, flows.ServicesHealthy("cp-1", c, "etcd", "kube-apiserver"), poll, nil))
+
+	// QMP sees it running; the ACPI power button (what lab:down presses first) shuts the twin
+	// down cleanly: the agent stops etcd and kube-apiserver, PID 1 powers off, QEMU exits.
+	mon := vm.NewMonitor(qmp, 10*time.Second)
+	status, err := mon.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "running", status)
+	require.NoError(t, mon.Powerdown(ctx))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "QEMU exits 0 when the guest powers off")
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the twin did not power off within 2 minutes of the power button")
+	}
+	log, err := os.ReadFile(serial)
+	require.NoError(t, err)
+	for _, want := range []string{"init: power button pressed: shutting down", "power: power button: stopping etcd and kube-apiserver", "init: powering off"} {
+		assert.Contains(t, string(log), want)
+	}
 }
 
 // startGuest boots the twin under TCG with the seed on virtio-blk and the Talos API forwarded
-// to 127.0.0.1:apiPort; it returns the serial log's path. QEMU is killed when the test ends.
-func startGuest(ctx context.Context, t *testing.T, qemu, kernel, initrd, seedPath string, apiPort int) string {
+// to 127.0.0.1:apiPort; it returns the serial log's path, the QMP socket and QEMU's exit.
+// QEMU is killed when the test ends.
+func startGuest(ctx context.Context, t *testing.T, qemu, kernel, initrd, seedPath string, apiPort int) (string, string, <-chan error) {
 	t.Helper()
 
-	serial := filepath.Join(t.TempDir(), "serial.log")
+	tmp := t.TempDir()
+	serial, qmp := filepath.Join(tmp, "serial.log"), filepath.Join(tmp, "qmp.sock")
 	cmd := exec.CommandContext(ctx, qemu,
 		"-machine", "q35", "-accel", "tcg", "-m", "2048", "-smp", "2",
 		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1",
@@ -94,22 +116,26 @@ func startGuest(ctx context.Context, t *testing.T, qemu, kernel, initrd, seedPat
 		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:50000", apiPort),
 		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC,
 		"-drive", "file="+seedPath+",if=virtio,format=raw,readonly=on",
+		"-qmp", "unix:"+qmp+",server=on,wait=off",
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	done := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill() // the guest has no state worth a graceful stop
-		_ = cmd.Wait()
+		<-done
 		if t.Failed() || testing.Verbose() {
 			log, _ := os.ReadFile(serial)
 			t.Logf("serial log:\n%s\nqemu stderr:\n%s", log, stderr.String())
 		}
 	})
 
-	return serial
+	return serial, qmp, exited
 }
 
 // serialLine holds when the serial log contains want; a guest that gave up fails it at once.

@@ -9,10 +9,11 @@ import (
 )
 
 // DefaultModules are the modules a twin guest loads (their dependencies come along): virtio
-// PCI, network, disk and entropy; iso9660 for the NoCloud seed; and SATA CD-ROM support, so
-// a seed attached with -cdrom on q35's AHCI is found as well as one on virtio-blk.
+// PCI, network, disk and entropy; iso9660 for the NoCloud seed; SATA CD-ROM support, so a
+// seed attached with -cdrom on q35's AHCI is found as well as one on virtio-blk; and the ACPI
+// power button with evdev, so a QMP system_powerdown shuts the twin down cleanly.
 var DefaultModules = []string{
-	"virtio_pci", "virtio_net", "virtio_blk", "virtio-rng", "isofs", "ahci", "sr_mod",
+	"virtio_pci", "virtio_net", "virtio_blk", "virtio-rng", "isofs", "ahci", "sr_mod", "button", "evdev",
 }
 
 // moduleName is a module's name as the kernel and modprobe compare them: '-' and '_' are one.

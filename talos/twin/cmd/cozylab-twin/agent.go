@@ -132,6 +132,13 @@ func awaitPower(ctx context.Context, tw *twin.Twin, node *twin.ProcessNode, serv
 	select {
 	case err := <-served:
 		return 1, errors.Join(err, node.Close(context.Background()))
+	case <-ctx.Done():
+		say("power: power button: stopping etcd and kube-apiserver")
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		tw.GracefulStop(stopCtx)
+
+		return exitPowerOff, node.Close(stopCtx)
 	case a := <-power:
 		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -8,6 +8,8 @@ package main
 import (
 	"context"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
@@ -18,10 +20,15 @@ func main() {
 	say := sayTo(os.Stdout)
 	say("agent: starting")
 
-	code, err := runAgent(context.Background(), guestPaths, say)
+	// SIGTERM comes from PID 1 when the power button is pressed: stop cleanly and power off.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+
+	code, err := runAgent(ctx, guestPaths, say)
 	if err != nil {
 		say("agent: %v", err)
 	}
 
+	stop()
 	os.Exit(code)
 }

@@ -152,6 +152,10 @@ func superviseAgent(console *os.File, say func(string, ...any)) int {
 		return 1
 	}
 
+	// The power button asks the agent to stop (it stops etcd and kube-apiserver, then exits
+	// with the power-off code).
+	go watchPowerButton(say, func() { _ = proc.Signal(unix.SIGTERM) })
+
 	for {
 		var ws unix.WaitStatus
 
