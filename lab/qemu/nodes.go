@@ -38,9 +38,10 @@ const (
 // panic (the agent dying) ends QEMU instead of hanging.
 const twinAppend = "console=ttyS0 panic=-1"
 
-// twinPowerdown bounds the wait for the power button in Stop: the twin ignores ACPI and keeps
-// nothing on disk, so QEMU is told to quit soon.
-const twinPowerdown = 3 * time.Second
+// twinPowerdown bounds the wait for the power button in Stop: the twin stops etcd and
+// kube-apiserver and powers off in a few seconds even under TCG; it keeps nothing on disk, so
+// QEMU is told to quit if it takes longer.
+const twinPowerdown = 15 * time.Second
 
 // talosPowerdown bounds the wait for a Talos node to shut down on the ACPI power button: it
 // stops its services and unmounts its disks first.
