@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/cozylab/cozylab/lab/command"
 	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/lab/progress"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
@@ -48,4 +50,19 @@ func Recorded(store *state.Store) (process.Identity, bool) {
 	p, err1 := strconv.Atoi(pid)
 	s, err2 := strconv.ParseUint(start, 10, 64)
 	return process.Identity{Pid: p, Start: s}, err1 == nil && err2 == nil
+}
+
+// LogName is the daemon's log in the lab directory.
+const LogName = "daemon.log"
+
+// Launch builds the daemon from repoRoot into <labDir>/bin and starts it for provider on
+// labDir (Spawn: its steps are shown on rep; it returns once the lab is up and detached).
+func Launch(ctx context.Context, repoRoot, provider, labDir string, rep progress.Reporter) error {
+	bin := filepath.Join(labDir, "bin", "cozylab-lab")
+	step := rep.Begin("Building the lab daemon")
+	if err := step.Done(Build(ctx, repoRoot, bin)); err != nil {
+		return err
+	}
+	_, err := Spawn(ctx, Options{Path: bin, Args: []string{provider, labDir}, Log: filepath.Join(labDir, LogName)}, rep)
+	return err
 }

@@ -36,7 +36,26 @@ var _ provider.Provider = (*Provider)(nil)
 func (p *Provider) Name() string { return ProviderName }
 
 // Dir is the lab's state directory.
-func (p *Provider) Dir() string { return filepath.Join(p.Root, p.Lab) }
+func (p *Provider) Dir() string { return filepath.Join(p.root(), p.Lab) }
+
+// root is Root, or the user's state root when Root is empty.
+func (p *Provider) root() string {
+	if p.Root != "" {
+		return p.Root
+	}
+	root, err := state.Root()
+	if err != nil {
+		return "" // p.open reports the same error
+	}
+	return root
+}
+
+func (p *Provider) open() (*state.Store, error) {
+	if _, err := state.Root(); p.Root == "" && err != nil {
+		return nil, err
+	}
+	return state.Open(p.root(), p.Lab, ProviderName)
+}
 
 // Kubeconfig implements provider.Provider.
 func (p *Provider) Kubeconfig() string { return filepath.Join(p.Dir(), "kubeconfig") }
@@ -44,7 +63,7 @@ func (p *Provider) Kubeconfig() string { return filepath.Join(p.Dir(), "kubeconf
 // Up implements provider.Provider. A lab already up is left as is; one left behind by a killed
 // harness or a failure is removed first, then started afresh.
 func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
-	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	store, err := p.open()
 	if err != nil {
 		return err
 	}
@@ -61,19 +80,13 @@ func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
 	if err := os.MkdirAll(p.Dir(), 0o700); err != nil {
 		return fmt.Errorf("create lab directory: %w", err)
 	}
-	bin := filepath.Join(p.Dir(), "bin", "cozylab-lab")
-	step := rep.Begin("Building the lab daemon")
-	if err := step.Done(daemon.Build(ctx, p.RepoRoot, bin)); err != nil {
-		return err
-	}
-	_, err = daemon.Spawn(ctx, daemon.Options{Path: bin, Args: []string{"local", p.Dir()}, Log: filepath.Join(p.Dir(), "daemon.log")}, rep)
-	return err
+	return daemon.Launch(ctx, p.RepoRoot, ProviderName, p.Dir(), rep)
 }
 
 // Down implements provider.Provider: it stops the daemon (its children die with it), kills
 // whatever a killed daemon left, and removes the lab directory. The binaries cache stays.
 func (p *Provider) Down(ctx context.Context, rep progress.Reporter) error {
-	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	store, err := p.open()
 	if err != nil {
 		return err
 	}
@@ -113,7 +126,7 @@ func (p *Provider) teardown(ctx context.Context, store *state.Store) error {
 // Status implements provider.Provider.
 func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
 	st := provider.Status{Name: p.Lab, Provider: ProviderName, Phase: "absent"}
-	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	store, err := p.open()
 	if err != nil || !store.Exists() {
 		return st, err
 	}
@@ -126,7 +139,7 @@ func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
 		st.Phase = "up"
 	}
 	st.Components = append(st.Components, provider.Component{Name: "lab daemon", Running: running,
-		Detail: fmt.Sprintf("pid %d, log %s", id.Pid, filepath.Join(p.Dir(), "daemon.log"))})
+		Detail: fmt.Sprintf("pid %d, log %s", id.Pid, filepath.Join(p.Dir(), daemon.LogName))})
 	runs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "run-*"))
 	for _, run := range runs {
 		procs, _ := process.Recorded(run)
@@ -155,7 +168,7 @@ func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
 // running lab (control plane, kwok, Flux, operator), each copy bounded by ctx.
 func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
 	logs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "*", "*.log"))
-	logs = append(logs, filepath.Join(p.Dir(), "daemon.log"))
+	logs = append(logs, filepath.Join(p.Dir(), daemon.LogName))
 	var errs []error
 	for _, l := range logs {
 		if ctx.Err() != nil {
@@ -168,7 +181,7 @@ func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
 
 // Registry is the host:port of the lab's artifact registry, once the lab is up.
 func (p *Provider) Registry() (string, error) {
-	store, err := state.Open(p.Root, p.Lab, ProviderName)
+	store, err := p.open()
 	if err != nil {
 		return "", err
 	}

@@ -125,16 +125,10 @@ func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
 	if err := store.Set(p.request(repo)); err != nil {
 		return err
 	}
-	bin := filepath.Join(p.Dir(), "bin", "cozylab-lab")
-	step := rep.Begin("Building the lab daemon")
-	if err := step.Done(daemon.Build(ctx, repo, bin)); err != nil {
-		return err
-	}
-	_, err = daemon.Spawn(ctx, daemon.Options{Path: bin, Args: []string{ProviderName, p.Dir()}, Log: p.daemonLog()}, rep)
-	return err
+	return daemon.Launch(ctx, repo, ProviderName, p.Dir(), rep)
 }
 
-func (p *Provider) daemonLog() string { return filepath.Join(p.Dir(), "daemon.log") }
+func (p *Provider) daemonLog() string { return filepath.Join(p.Dir(), daemon.LogName) }
 
 // Down implements provider.Provider: it stops the daemon (which stops its VMs and removes the
 // network), stops any VM a killed daemon left from its pidfile, removes the network from the
