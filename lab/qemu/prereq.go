@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
+	"github.com/cozylab/cozylab/lab/qemu/image"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 )
 
@@ -64,49 +63,11 @@ func requireRoot() error {
 // FindKernel returns the newest /boot/vmlinuz-<version> whose modules are installed (the twin
 // guest loads its virtio drivers from them).
 func FindKernel() (string, error) {
-	kernels, err := filepath.Glob(filepath.Join(bootDir, "vmlinuz-*"))
+	ver, err := image.FindKernel(bootDir, modulesDir)
 	if err != nil {
-		return "", fmt.Errorf("list kernels in %s: %w", bootDir, err)
+		return "", fmt.Errorf("the QEMU lab needs a guest kernel: %w", err)
 	}
-	var usable []string
-	for _, k := range kernels {
-		ver := strings.TrimPrefix(filepath.Base(k), "vmlinuz-")
-		if _, err := os.Stat(filepath.Join(modulesDir, ver, "modules.dep")); err == nil {
-			usable = append(usable, k)
-		}
-	}
-	if len(usable) == 0 {
-		return "", fmt.Errorf("the QEMU lab needs a guest kernel with its modules (%s/vmlinuz-*): run `apt-get install linux-image-amd64`", bootDir)
-	}
-	slices.SortFunc(usable, compareKernels)
-	return usable[len(usable)-1], nil
-}
-
-// compareKernels orders kernel paths by the numbers in their versions (6.1.0-9 before 6.1.0-56).
-func compareKernels(a, b string) int {
-	fa, fb := versionFields(a), versionFields(b)
-	for i := range min(len(fa), len(fb)) {
-		if fa[i] != fb[i] {
-			return fa[i] - fb[i]
-		}
-	}
-	return len(fa) - len(fb)
-}
-
-func versionFields(path string) []int {
-	var out []int
-	n, digits := 0, false
-	for _, r := range filepath.Base(path) + "." {
-		if r >= '0' && r <= '9' {
-			n, digits = n*10+int(r-'0'), true
-			continue
-		}
-		if digits {
-			out = append(out, n)
-		}
-		n, digits = 0, false
-	}
-	return out
+	return filepath.Join(bootDir, "vmlinuz-"+ver), nil
 }
 
 // ProbeKVM reports whether guests really run under KVM here, and why in one line: it boots the

@@ -101,7 +101,7 @@ func Build(ctx context.Context, opts Options) (kernelPath, initrdPath string, er
 	}
 
 	if o.KernelVersion == "" {
-		if o.KernelVersion, err = findKernel(o.BootDir, o.ModulesDir); err != nil {
+		if o.KernelVersion, err = FindKernel(o.BootDir, o.ModulesDir); err != nil {
 			return "", "", err
 		}
 	}

@@ -11,9 +11,10 @@ import (
 	"strings"
 )
 
-// findKernel returns the newest kernel version with a /boot/vmlinuz-<ver> and a modules
-// directory, so the guest's modules always match its kernel.
-func findKernel(bootDir, modulesDir string) (string, error) {
+// FindKernel returns the newest kernel version with a <bootDir>/vmlinuz-<ver> and a modules
+// directory (<modulesDir>/<ver>/modules.dep), so the guest's modules always match its kernel;
+// its error names the apt package to install. The kernel is <bootDir>/vmlinuz-<ver>.
+func FindKernel(bootDir, modulesDir string) (string, error) {
 	matches, err := filepath.Glob(filepath.Join(bootDir, "vmlinuz-*"))
 	if err != nil {
 		return "", fmt.Errorf("list kernels in %s: %w", bootDir, err)
