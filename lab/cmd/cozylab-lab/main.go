@@ -49,17 +49,23 @@ func arg(i int) string {
 	return ""
 }
 
-func runLocal(ctx context.Context, child *daemon.Child, dir string) error {
+// openLab opens the state of the lab in dir for provider and records this process as its
+// daemon — first thing, so `lab:down` finds the daemon even when the lab never came up.
+func openLab(dir, provider string) (string, *state.Store, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	store, err := state.Open(filepath.Dir(dir), filepath.Base(dir), local.ProviderName)
+	store, err := state.Open(filepath.Dir(dir), filepath.Base(dir), provider)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	// Recorded first, so `lab:down` finds the daemon even when the lab never came up.
-	if err := daemon.Record(store); err != nil {
+	return dir, store, daemon.Record(store)
+}
+
+func runLocal(ctx context.Context, child *daemon.Child, dir string) error {
+	dir, store, err := openLab(dir, local.ProviderName)
+	if err != nil {
 		return err
 	}
 	return local.RunLab(ctx, local.LabOptions{

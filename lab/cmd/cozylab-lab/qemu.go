@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/qemu"
-	"github.com/cozylab/cozylab/lab/state"
 )
 
 func init() { runners[qemu.ProviderName] = runQEMU }
@@ -14,16 +12,8 @@ func init() { runners[qemu.ProviderName] = runQEMU }
 // runQEMU is the QEMU lab's daemon: it records itself, runs the lab until signalled, and
 // reports ready with the kubeconfig's path.
 func runQEMU(ctx context.Context, child *daemon.Child, dir string) error {
-	dir, err := filepath.Abs(dir)
+	dir, store, err := openLab(dir, qemu.ProviderName)
 	if err != nil {
-		return err
-	}
-	store, err := state.Open(filepath.Dir(dir), filepath.Base(dir), qemu.ProviderName)
-	if err != nil {
-		return err
-	}
-	// Recorded first, so `lab:down` finds the daemon even when the lab never came up.
-	if err := daemon.Record(store); err != nil {
 		return err
 	}
 	return qemu.RunLab(ctx, qemu.LabOptions{
