@@ -4,6 +4,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,16 +22,20 @@ import (
 	"github.com/cozylab/cozylab/lab/progress"
 )
 
-// helperRootEnv makes the test binary act as a harness running lab:up (TestHelperUp).
-const helperRootEnv = "COZYLAB_TEST_LAB_ROOT"
+// harnessEnv makes the test binary act as a harness running lab:up on the state root it names
+// (TestMain), for TestKilledHarnessLeavesNothing to kill.
+const harnessEnv = "COZYLAB_TEST_LAB_ROOT"
 
-func TestHelperUp(t *testing.T) {
-	root := os.Getenv(helperRootEnv)
-	if root == "" {
-		t.Skip("runs only as the harness process of TestKilledHarnessLeavesNothing")
+func TestMain(m *testing.M) {
+	if root := os.Getenv(harnessEnv); root != "" {
+		p := &Provider{Lab: "killed", Root: root, RepoRoot: "../.."}
+		if err := p.Up(context.Background(), progress.Discard); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	p := &Provider{Lab: "killed", Root: root, RepoRoot: "../.."}
-	require.NoError(t, p.Up(context.Background(), progress.Discard))
+	os.Exit(m.Run())
 }
 
 // TestKilledHarnessLeavesNothing kills the harness with SIGKILL in the middle of lab:up: the
@@ -42,8 +47,8 @@ func TestKilledHarnessLeavesNothing(t *testing.T) {
 	p := &Provider{Lab: "killed", Root: root, RepoRoot: "../.."}
 	t.Cleanup(func() { _ = p.Down(context.WithoutCancel(ctx), progress.Discard) })
 
-	harness := exec.Command(os.Args[0], "-test.run=^TestHelperUp$", "-test.count=1")
-	harness.Env = append(os.Environ(), helperRootEnv+"="+root)
+	harness := exec.Command(os.Args[0])
+	harness.Env = append(os.Environ(), harnessEnv+"="+root)
 	require.NoError(t, harness.Start())
 	// The middle of lab:up: the daemon runs the control plane, the lab is not up yet.
 	require.Eventually(t, func() bool {
