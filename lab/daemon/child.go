@@ -78,9 +78,6 @@ func (c *Child) Failed(err error) {
 	c.Progress.Send(progress.Event{Kind: EventFailed, Error: err.Error()})
 }
 
-// Detached reports whether the parent has let the daemon run on its own.
-func (c *Child) Detached() bool { return c.detached.Load() }
-
 // Close closes the event stream.
 func (c *Child) Close() error { return c.events.Close() }
 
