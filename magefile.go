@@ -17,9 +17,9 @@ import (
 
 	"github.com/magefile/mage/mg"
 
-	"github.com/cozylab/cozylab/lab/bincache"
-	"github.com/cozylab/cozylab/lab/process"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/bincache"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // Test groups the test targets; `test` alone runs all of them.
@@ -151,7 +151,7 @@ func verify(ctx context.Context, term *progress.Terminal) error {
 		{"go vet (magefile)", func() error { return goQuiet(ctx, "", "vet", "-tags=mage", ".") }},
 		{"go mod tidy (product)", func() error { return goQuiet(ctx, "", "mod", "tidy", "-diff") }},
 		{"go mod tidy (tools modules)", func() error { return tidyTools(ctx) }},
-		{"tools table matches the tools modules", func() error { return goTestRun(ctx, "./lab/bincache/", "^TestToolsModules$") }},
+		{"tools table matches the tools modules", func() error { return goTestRun(ctx, "./internal/bincache/", "^TestToolsModules$") }},
 		{"generated files are current", func() error { return generatedCurrent(ctx) }},
 		{"every path a PackageSource names exists (source-watcher #368)", func() error {
 			return goTestRun(ctx, "./packages/", "^TestPackageSource(PathsExist|ReferencesResolve)$")

@@ -16,15 +16,15 @@ import (
 
 	"golang.org/x/mod/modfile"
 
-	"github.com/cozylab/cozylab/lab/bincache"
-	"github.com/cozylab/cozylab/lab/command"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/bincache"
+	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/operator/flux"
 	fluxcrds "github.com/cozylab/cozylab/operator/flux/crds"
 )
 
 // controllerGenModule is the tools module controller-gen runs in for the Flux CRDs.
-const controllerGenModule = "lab/bincache/tools/controller-gen"
+const controllerGenModule = "internal/bincache/tools/controller-gen"
 
 // generator is one controller-gen run: its arguments (with {out} standing for the output
 // directory), the module directory it runs in, the output directory (repository-relative) and

@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cozylab/cozylab/lab/labs"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // Lab groups the lab targets. LAB_PROVIDER=auto|local|qemu picks where the lab runs (auto:

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cozylab/cozylab/lab/packageloop"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // Pkg is the per-package dev loop against the HelmRelease NAME in NAMESPACE, for the chart in

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing/fstest"
 
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/registry"
 )
 

@@ -21,25 +21,24 @@ import (
 // importRules says, per top-level folder, which in-repo folders its Go files may import (its own
 // folder is always allowed). Imports flow from the edges (magefile, e2e) inward: the cluster must
 // not know how it was booted (operator never imports lab or talos), talos never imports lab, and
-// only the magefiles (the commands users run) import e2e. A folder missing here may not be imported by the others and imports freely.
+// only the magefiles (the commands users run) import e2e. internal/ holds the general-purpose
+// packages (progress, condition, process, pki, command, the binaries cache, the control plane
+// and its test harness): every folder may import it, and it imports nothing else of the repo.
+// A folder missing here may not be imported by the others and imports freely.
 var importRules = map[string][]string{
-	"operator": {},
-	"talos":    {},
-	"packages": {},
-	"lab":      {"talos", "packages", "operator/api"},
-	"sandbox":  {"operator/api", "lab"},
+	"internal": {},
+	"operator": {"internal"},
+	"talos":    {"internal"},
+	"packages": {"internal"},
+	"lab":      {"internal", "talos", "packages", "operator/api"},
+	"sandbox":  {"internal", "operator/api", "lab"},
 	"e2e":      {"*"},
 	".":        {"*"}, // magefile.go
 }
 
-// testHarness may be imported by the _test.go files of any folder, and by the test-harness
-// packages in harnessDirs (only tests import those): the foundation's real API server, which
-// the operator's tests need as much as lab's. Production code of operator/ never imports lab/.
-var (
-	// Test files may also import the API types (operator/api/...), to check charts against them.
-	testHarness = []string{"lab/controlplane/cptest", "operator/api/v1alpha1"}
-	harnessDirs = []string{"lab/controlplane/cptest", "operator/internal/optest"}
-)
+// testImports may be imported by the _test.go files of any folder: the API types
+// (operator/api/...), to check charts and objects against them.
+var testImports = []string{"operator/api/v1alpha1"}
 
 type violation struct{ file, imp string }
 
@@ -79,7 +78,7 @@ func checkImports(root, module string) ([]violation, error) {
 				continue
 			}
 			target := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
-			if isTestCode(rel) && slices.Contains(testHarness, target) {
+			if strings.HasSuffix(rel, "_test.go") && slices.Contains(testImports, target) {
 				continue
 			}
 			if !allowed(from, target) {
@@ -90,11 +89,6 @@ func checkImports(root, module string) ([]violation, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, err
-}
-
-// isTestCode reports a _test.go file or a file of a test-harness package.
-func isTestCode(rel string) bool {
-	return strings.HasSuffix(rel, "_test.go") || slices.Contains(harnessDirs, filepath.ToSlash(filepath.Dir(rel)))
 }
 
 func topFolder(rel string) string {
@@ -140,7 +134,7 @@ func TestImportDirectionCatchesViolations(t *testing.T) {
 	const mod = "example.com/m"
 	files := map[string]string{
 		"go.mod":                        "module example.com/m\n",
-		"operator/ctrl/c.go":            `package ctrl; import _ "example.com/m/lab/controlplane"`,
+		"operator/ctrl/c.go":            `package ctrl; import _ "example.com/m/lab/local"`,
 		"operator/ctrl/ok.go":           `package ctrl; import _ "example.com/m/operator/api/v1alpha1"`,
 		"talos/gen/g.go":                `package gen; import _ "example.com/m/lab/state"`,
 		"lab/local/l.go":                `package local; import ( _ "example.com/m/talos/gen"; _ "example.com/m/operator/api/v1alpha1"; _ "fmt" )`,
@@ -154,10 +148,12 @@ func TestImportDirectionCatchesViolations(t *testing.T) {
 		"packages/embed.go":             `package packages; import _ "example.com/m/operator/api"`,
 		"magefile.go":                   `package main; import _ "example.com/m/e2e"`,
 		"operator/api/v1alpha1/a.go":    `package v1alpha1`,
-		"operator/ctrl/c_test.go":       `package ctrl; import _ "example.com/m/lab/controlplane/cptest"`,
+		"operator/ctrl/c_test.go":       `package ctrl; import _ "example.com/m/internal/controlplane/cptest"`,
 		"operator/ctrl/d_test.go":       `package ctrl; import _ "example.com/m/lab/controlplane"`,
-		"operator/internal/optest/h.go": `package optest; import _ "example.com/m/lab/controlplane/cptest"`,
-		"operator/internal/latest/h.go": `package latest; import _ "example.com/m/lab/controlplane/cptest"`,
+		"operator/internal/optest/h.go": `package optest; import _ "example.com/m/internal/controlplane/cptest"`,
+		"internal/progress/p.go":        `package progress; import _ "example.com/m/internal/process"`,
+		"internal/condition/c.go":       `package condition; import _ "example.com/m/lab/state"`,
+		"talos/flows/f.go":              `package flows; import _ "example.com/m/internal/condition"`,
 	}
 	for name, body := range files {
 		p := filepath.Join(root, name)
@@ -171,11 +167,11 @@ func TestImportDirectionCatchesViolations(t *testing.T) {
 		got = append(got, v.String())
 	}
 	assert.Equal(t, []string{
+		"internal/condition/c.go imports example.com/m/lab/state",
 		"lab/local/bad.go imports example.com/m/operator/internal/x",
 		"lab/local/e.go imports example.com/m/e2e",
-		"operator/ctrl/c.go imports example.com/m/lab/controlplane",
+		"operator/ctrl/c.go imports example.com/m/lab/local",
 		"operator/ctrl/d_test.go imports example.com/m/lab/controlplane",
-		"operator/internal/latest/h.go imports example.com/m/lab/controlplane/cptest",
 		"packages/embed.go imports example.com/m/operator/api",
 		"talos/gen/g.go imports example.com/m/lab/state",
 	}, got)

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/process"
 )
 
 type junitSuite struct {

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/internal/controlplane/cptest"
 )
 
 // platformServer starts an API server with the cozystack and Flux CRDs, the platform namespace

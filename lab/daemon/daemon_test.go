@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cozylab/cozylab/lab/process"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/state"
 )
 

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // Options describe a daemon to start.

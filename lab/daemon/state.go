@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cozylab/cozylab/lab/command"
-	"github.com/cozylab/cozylab/lab/process"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/state"
 )
 

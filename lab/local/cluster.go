@@ -18,10 +18,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
-	"github.com/cozylab/cozylab/lab/bincache"
-	"github.com/cozylab/cozylab/lab/controlplane"
-	"github.com/cozylab/cozylab/lab/process"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/bincache"
+	"github.com/cozylab/cozylab/internal/controlplane"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // kwokAnnotation selects the nodes kwok manages.

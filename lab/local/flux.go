@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/bincache"
-	"github.com/cozylab/cozylab/lab/condition"
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/bincache"
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/process"
 )
 
 // FluxNamespace is the namespace the local Flux controllers run "in" (RUNTIME_NAMESPACE).

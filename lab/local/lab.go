@@ -13,11 +13,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/cozylab/cozylab/lab/bincache"
-	"github.com/cozylab/cozylab/lab/condition"
-	"github.com/cozylab/cozylab/lab/controlplane"
+	"github.com/cozylab/cozylab/internal/bincache"
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/controlplane"
 	"github.com/cozylab/cozylab/lab/local/sourcewatcher"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/packages"
 )

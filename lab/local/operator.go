@@ -20,7 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/process"
 )
 
 // Where the installer chart puts the operator.

@@ -13,8 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/cozylab/cozylab/lab/process"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // OperatorRunner plays the kubelet for the installer chart's operator Deployment: whenever

@@ -31,9 +31,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
-	"github.com/cozylab/cozylab/lab/bincache"
-	"github.com/cozylab/cozylab/lab/controlplane/cptest"
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/bincache"
+	"github.com/cozylab/cozylab/internal/controlplane/cptest"
+	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/packages"
 )

@@ -21,8 +21,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cozylab/cozylab/lab/controlplane/cptest"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/controlplane/cptest"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // helmReleaseCRD is read from disk: lab/ may not import the operator's CRD embed.

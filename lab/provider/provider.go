@@ -13,7 +13,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // Provider runs labs of one kind.

@@ -12,8 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/cozylab/cozylab/lab/condition"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/talos/flows"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/lab/state"

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cozylab/cozylab/lab/daemon"
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/lab/state"

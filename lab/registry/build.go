@@ -7,7 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"github.com/cozylab/cozylab/lab/command"
+	"github.com/cozylab/cozylab/internal/command"
 )
 
 // OperatorPackage is the import path of the operator's main package.

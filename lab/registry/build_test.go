@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cozylab/cozylab/lab/command"
+	"github.com/cozylab/cozylab/internal/command"
 )
 
 func TestBuildArgs(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cozylab/cozylab/lab/command"
+	"github.com/cozylab/cozylab/internal/command"
 )
 
 // repoRoot is the module root, two levels above this package.

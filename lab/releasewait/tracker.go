@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // tracker is the waiter's whole decision logic, free of clients and clocks: it is fed

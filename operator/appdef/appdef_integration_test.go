@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/internal/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 	"github.com/cozylab/cozylab/operator/crds"
 	"github.com/cozylab/cozylab/operator/internal/install"

@@ -31,7 +31,7 @@ import (
 var processPoll = flows.Poll{Interval: 250 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 5 * time.Second}
 
 // cachedBinary finds name in the binaries cache (<user cache>/cozylab/bin/<name>/<version>/<name>);
-// talos/ cannot import lab/bincache, so the test looks where it writes.
+// talos/ cannot import internal/bincache, so the test looks where it writes.
 func cachedBinary(t *testing.T, name string) string {
 	t.Helper()
 

@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"github.com/cozylab/cozylab/lab/command"
+	"github.com/cozylab/cozylab/internal/command"
 )
 
 // initrdName is the initramfs file in its digest directory.

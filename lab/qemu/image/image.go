@@ -12,7 +12,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // AgentPackage is the twin agent's package, built from the repository root.

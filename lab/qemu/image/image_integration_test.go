@@ -25,9 +25,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cozylab/cozylab/lab/bincache"
-	"github.com/cozylab/cozylab/lab/condition"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/bincache"
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/machineconfig"

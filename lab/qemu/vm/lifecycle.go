@@ -7,7 +7,7 @@ import (
 	"os/exec"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/process"
 )
 
 // eventGrace bounds the wait for the event stream to end after QEMU exited.

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/condition"
-	"github.com/cozylab/cozylab/lab/process"
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/process"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat start times; 100 on every Linux the lab

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/condition"
-	"github.com/cozylab/cozylab/lab/process"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // ProbeTimeout bounds the KVM probe's wait for the guest's userspace marker. A guest under

@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/condition"
-	"github.com/cozylab/cozylab/lab/process"
-	"github.com/cozylab/cozylab/lab/progress"
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // ErrGuestPoweredOff is what Err reports when the guest powered itself off (QEMU exited 0 after

@@ -1,7 +1,6 @@
-// Package optest is the operator's test harness: a real API server (from lab's cptest) with the
-// operator's and Flux's CRDs installed and cozy-system created, a real controller-runtime
-// manager to run controllers in, and golden-file comparison. Only _test.go files import it; it
-// is the one non-test operator package allowed to import lab/controlplane/cptest.
+// Package optest is the operator's test harness: a real API server (internal/controlplane/cptest)
+// with the operator's and Flux's CRDs installed and cozy-system created, a real controller-runtime
+// manager to run controllers in, and golden-file comparison. Only _test.go files import it.
 package optest
 
 import (
@@ -25,7 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/internal/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/crds"
 	fluxcrds "github.com/cozylab/cozylab/operator/flux/crds"
 	"github.com/cozylab/cozylab/operator/internal/install"

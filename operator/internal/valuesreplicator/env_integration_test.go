@@ -17,7 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cozylab/cozylab/lab/controlplane/cptest"
+	"github.com/cozylab/cozylab/internal/controlplane/cptest"
 	"github.com/cozylab/cozylab/operator/internal/optest"
 	"github.com/cozylab/cozylab/operator/internal/scheme"
 )

@@ -1,0 +1,299 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
+)
+
+// Options configure Start.
+type Options struct {
+	// Etcd and APIServer are the binaries to run (from the binaries cache).
+	Etcd, APIServer string
+	// Root holds one directory per run; $TMPDIR/cozylab-controlplane when empty.
+	Root string
+	// ServiceCIDR is the service IP range; 10.96.0.0/16 when empty.
+	ServiceCIDR string
+	// Fsync makes etcd sync its writes; off by default, as a lab's data is disposable.
+	Fsync bool
+	// ExtraAPIServerArgs are appended to kube-apiserver's flags and override ours.
+	ExtraAPIServerArgs []string
+	// ControllerManager, when set, is a kube-controller-manager binary started once the
+	// apiserver is ready (garbage collection, namespace deletion, service accounts).
+	ControllerManager string
+	// Scheduler, when set, is a kube-scheduler binary started once the apiserver is ready.
+	Scheduler string
+	// ReadyTimeout bounds the wait for /readyz; one minute when zero.
+	ReadyTimeout time.Duration
+	// Progress receives the start step; progress.Discard when nil.
+	Progress progress.Reporter
+}
+
+// ControlPlane is a running etcd + kube-apiserver.
+type ControlPlane struct {
+	// Dir is the run directory: credentials, data, logs.
+	Dir string
+	// Kubeconfig is the path of the admin kubeconfig (0600).
+	Kubeconfig string
+	// URL is the apiserver's https URL.
+	URL string
+	// StartupTime is how long Start took, from the first process start to /readyz answering 200.
+	StartupTime time.Duration
+
+	group     *process.Group
+	etcd      *process.Process
+	apiserver *process.Process
+	kcm       *process.Process
+	scheduler *process.Process
+	cfg       *rest.Config
+
+	apiserverSpec process.Spec
+}
+
+// maxAttempts bounds retries after a port was taken between our pick and the component's bind.
+const maxAttempts = 3
+
+// DefaultRoot is where run directories go unless Options.Root says otherwise.
+func DefaultRoot() string { return filepath.Join(os.TempDir(), "cozylab-controlplane") }
+
+// Start runs a control plane and returns once the apiserver reports ready.
+func Start(ctx context.Context, o Options) (*ControlPlane, error) {
+	if o.Root == "" {
+		o.Root = DefaultRoot()
+	}
+	if o.ServiceCIDR == "" {
+		o.ServiceCIDR = "10.96.0.0/16"
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = time.Minute
+	}
+	if o.Progress == nil {
+		o.Progress = progress.Discard
+	}
+	for name, bin := range map[string]string{"etcd": o.Etcd, "kube-apiserver": o.APIServer} {
+		if bin == "" {
+			return nil, fmt.Errorf("start control plane: no %s binary given (get one from the binaries cache: go run mage.go bins)", name)
+		}
+	}
+	serviceIP, err := firstServiceIP(o.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
+	step := o.Progress.Begin("Starting control plane (etcd, kube-apiserver)")
+	if err := os.MkdirAll(o.Root, 0o700); err != nil {
+		return nil, step.Done(fmt.Errorf("create control-plane root %s: %w", o.Root, err))
+	}
+	if swept, err := process.Sweep(o.Root); err != nil {
+		return nil, step.Done(fmt.Errorf("sweep stale control planes: %w", err))
+	} else if len(swept) > 0 {
+		step.Status("removed %d stale run directories of killed runs", len(swept))
+	}
+	var cp *ControlPlane
+	for attempt := 1; ; attempt++ {
+		cp, err = start(ctx, o, serviceIP, step)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == maxAttempts {
+			return nil, step.Done(err)
+		}
+		step.Status("a port was taken before we bound it; retrying on fresh ports (attempt %d/%d)", attempt+1, maxAttempts)
+	}
+	step.Done(nil)
+	return cp, nil
+}
+
+var errPortTaken = errors.New("port already in use")
+
+// pickPorts chooses the ports of one attempt; tests replace it to force a collision.
+var pickPorts = freePorts
+
+func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step) (_ *ControlPlane, err error) {
+	dir, err := os.MkdirTemp(o.Root, "run-")
+	if err != nil {
+		return nil, fmt.Errorf("create run directory in %s: %w", o.Root, err)
+	}
+	group, err := process.NewGroup(dir)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	cp := &ControlPlane{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), group: group}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, cp.Stop(context.WithoutCancel(ctx)))
+		}
+	}()
+	free, err := pickPorts(3)
+	if err != nil {
+		return nil, err
+	}
+	p := ports{etcdClient: free[0], etcdPeer: free[1], apiserver: free[2]}
+	creds, err := writeCredentials(dir, serviceIP)
+	if err != nil {
+		return nil, err
+	}
+	cp.URL = "https://127.0.0.1:" + strconv.Itoa(p.apiserver)
+	if err := writeKubeconfig(cp.Kubeconfig, cp.URL, creds); err != nil {
+		return nil, err
+	}
+	if cp.cfg, err = clientcmd.BuildConfigFromFlags("", cp.Kubeconfig); err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", cp.Kubeconfig, err)
+	}
+	began := time.Now()
+	if cp.etcd, err = group.Start(etcdSpec(o.Etcd, dir, p, o.Fsync)); err != nil {
+		return nil, err
+	}
+	cp.apiserverSpec = apiserverSpec(o.APIServer, dir, p, creds, o.ServiceCIDR, o.ExtraAPIServerArgs)
+	if cp.apiserver, err = group.Start(cp.apiserverSpec); err != nil {
+		return nil, err
+	}
+	if err := condition.Poll(ctx, step, cp.readyz(), 100*time.Millisecond, o.ReadyTimeout); err != nil {
+		return nil, err
+	}
+	if o.ControllerManager != "" {
+		if cp.kcm, err = cp.startWithHealthz(ctx, o, step, func(port int) process.Spec {
+			return controllerManagerSpec(o.ControllerManager, dir, cp.Kubeconfig, port, creds, o.ServiceCIDR)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if o.Scheduler != "" {
+		if cp.scheduler, err = cp.startWithHealthz(ctx, o, step, func(port int) process.Spec {
+			return schedulerSpec(o.Scheduler, dir, cp.Kubeconfig, port)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	cp.StartupTime = time.Since(began)
+	return cp, nil
+}
+
+// readyz is the condition "kube-apiserver /readyz": 200 from the apiserver, while both
+// processes live. A process that exits ends the wait with its log tail.
+func (cp *ControlPlane) readyz() condition.Condition {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool(cp.cfg.CAData)},
+	}}
+	return condition.Condition{
+		Name: "kube-apiserver /readyz",
+		Check: func(ctx context.Context) (bool, string, error) {
+			for _, p := range []*process.Process{cp.etcd, cp.apiserver} {
+				select {
+				case <-p.Exited():
+					tail := p.LogTail(15)
+					err := fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, tail)
+					if strings.Contains(tail, "address already in use") {
+						err = fmt.Errorf("%w: %w", errPortTaken, err)
+					}
+					return false, "", err
+				default:
+				}
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, cp.URL+"/readyz?verbose", nil)
+			if err != nil {
+				return false, "", err
+			}
+			req.Header.Set("Authorization", "Bearer "+cp.cfg.BearerToken)
+			resp, err := client.Do(req)
+			if err != nil {
+				return false, "not answering yet", nil
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			if resp.StatusCode == http.StatusOK {
+				return true, "", nil
+			}
+			return false, fmt.Sprintf("HTTP %d %s", resp.StatusCode, failingChecks(string(body))), nil
+		},
+	}
+}
+
+// failingChecks picks the "[-]check failed" lines out of a verbose /readyz body.
+func failingChecks(body string) string {
+	var failed []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "[-]") {
+			failed = append(failed, strings.Fields(strings.TrimPrefix(l, "[-]"))[0])
+		}
+	}
+	return strings.Join(failed, ", ")
+}
+
+func pool(pemData []byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(pemData)
+	return p
+}
+
+func firstServiceIP(cidr string) (net.IP, error) {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil || n.IP.To4() == nil {
+		return nil, fmt.Errorf("service CIDR %q: want an IPv4 CIDR such as 10.96.0.0/16", cidr)
+	}
+	ip := n.IP.To4()
+	return net.IPv4(ip[0], ip[1], ip[2], ip[3]+1), nil
+}
+
+// RESTConfig returns a copy of the admin client configuration.
+func (cp *ControlPlane) RESTConfig() *rest.Config { return rest.CopyConfig(cp.cfg) }
+
+// Pids returns the process ids of etcd, kube-apiserver and (when started)
+// kube-controller-manager and kube-scheduler, for leak checks.
+func (cp *ControlPlane) Pids() []int {
+	var out []int
+	for _, p := range []*process.Process{cp.etcd, cp.apiserver, cp.kcm, cp.scheduler} {
+		if p != nil {
+			out = append(out, p.Pid())
+		}
+	}
+	return out
+}
+
+// Stop stops kube-apiserver, then etcd (stopping etcd first makes the apiserver hang for half
+// a minute retrying it), and removes the run directory.
+func (cp *ControlPlane) Stop(ctx context.Context) error {
+	err := cp.group.Stop(ctx)
+	if rmErr := os.RemoveAll(cp.Dir); rmErr != nil {
+		err = errors.Join(err, fmt.Errorf("remove run directory %s: %w", cp.Dir, rmErr))
+	}
+	return err
+}
+
+// RestartAPIServer stops kube-apiserver and starts it again on the same port and data, as a
+// control-plane upgrade or crash would, and waits for /readyz. Clients see connection errors
+// meanwhile; it is for testing that they recover.
+func (cp *ControlPlane) RestartAPIServer(ctx context.Context) error {
+	spec := cp.apiserverSpec
+	if err := cp.apiserver.Stop(ctx); err != nil {
+		return fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	p, err := cp.group.Start(spec)
+	if err != nil {
+		return fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	cp.apiserver = p
+	return condition.Poll(ctx, progress.Discard.Begin("restart"), cp.readyz(), 100*time.Millisecond, time.Minute)
+}
+
+// StartProcess runs another program in the control plane's process group (kwok, Flux
+// controllers): it logs into the run directory and stops with the control plane.
+func (cp *ControlPlane) StartProcess(spec process.Spec) (*process.Process, error) {
+	return cp.group.Start(spec)
+}

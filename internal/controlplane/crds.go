@@ -1,0 +1,113 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/progress"
+)
+
+// fieldManager owns what the lab applies itself.
+const fieldManager = "cozylab-lab"
+
+// InstallCRDs server-side applies every CustomResourceDefinition in the files of fsys matching
+// the patterns (fs.Glob, such as "core/flux-aio/crds/*.yaml") and waits until each is
+// Established and served by discovery (a controller started earlier fails to find its kinds).
+func InstallCRDs(ctx context.Context, cfg *rest.Config, fsys fs.FS, patterns []string, step progress.Step, timeout time.Duration) error {
+	var files []string
+	for _, p := range patterns {
+		matched, err := fs.Glob(fsys, p)
+		if err != nil || len(matched) == 0 {
+			return fmt.Errorf("find CRDs %s: none found (%v)", p, err)
+		}
+		files = append(files, matched...)
+	}
+	cs, err := apiextensions.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("create apiextensions client: %w", err)
+	}
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range files {
+		crd, err := readCRD(fsys, f)
+		if err != nil {
+			return err
+		}
+		raw, err := yaml.Marshal(crd)
+		if err != nil {
+			return fmt.Errorf("encode CRD %s: %w", crd.Name, err)
+		}
+		force := true
+		if _, err := cs.ApiextensionsV1().CustomResourceDefinitions().Patch(ctx, crd.Name, types.ApplyYAMLPatchType, raw,
+			metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+			return fmt.Errorf("apply CRD %s: %w", crd.Name, err)
+		}
+		crds = append(crds, crd)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("create discovery client: %w", err)
+	}
+	// Discovery cannot be watched: a bounded poll.
+	return condition.Poll(ctx, step, condition.Condition{
+		Name: fmt.Sprintf("%d CRDs Established and served", len(crds)),
+		Check: func(ctx context.Context) (bool, string, error) {
+			for _, crd := range crds {
+				if !crdServed(ctx, cs, dc, crd) {
+					return false, crd.Name + " not yet served", nil
+				}
+			}
+			return true, "", nil
+		},
+	}, 100*time.Millisecond, timeout)
+}
+
+func readCRD(fsys fs.FS, name string) (*apiextensionsv1.CustomResourceDefinition, error) {
+	raw, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("read CRD %s: %w", name, err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.Unmarshal(raw, crd); err != nil {
+		return nil, fmt.Errorf("parse CRD %s: %w", name, err)
+	}
+	crd.APIVersion, crd.Kind = "apiextensions.k8s.io/v1", "CustomResourceDefinition"
+	crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
+	return crd, nil
+}
+
+func crdServed(ctx context.Context, cs apiextensions.Interface, dc discovery.DiscoveryInterface, crd *apiextensionsv1.CustomResourceDefinition) bool {
+	got, err := cs.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	established := false
+	for _, c := range got.Status.Conditions {
+		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+			established = true
+		}
+	}
+	if !established {
+		return false
+	}
+	list, err := dc.ServerResourcesForGroupVersion(crd.Spec.Group + "/" + crd.Spec.Versions[0].Name)
+	if err != nil {
+		return false
+	}
+	for _, r := range list.APIResources {
+		if r.Name == crd.Spec.Names.Plural {
+			return true
+		}
+	}
+	return false
+}

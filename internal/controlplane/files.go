@@ -1,0 +1,88 @@
+package controlplane
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/cozylab/cozylab/internal/pki"
+)
+
+// AdminUser is the user the kubeconfig's token authenticates as; it is in system:masters.
+const AdminUser = "cozylab-admin"
+
+// credentials are the files a run needs before anything starts.
+type credentials struct {
+	caCert, caKey        string
+	servingCert, servKey string
+	saKey, saPub         string
+	tokens               string
+	token                string
+	caPEM                []byte
+}
+
+// writeCredentials creates the PKI and the static token file in dir.
+func writeCredentials(dir string, serviceIP net.IP) (credentials, error) {
+	ca, err := pki.NewCA("cozylab-controlplane-ca")
+	if err != nil {
+		return credentials{}, err
+	}
+	serving, err := ca.Issue(pki.Request{
+		CommonName: "kube-apiserver",
+		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPs:        []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, serviceIP},
+		Server:     true,
+	})
+	if err != nil {
+		return credentials{}, err
+	}
+	saPriv, saPub, err := pki.NewSigningKey()
+	if err != nil {
+		return credentials{}, err
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return credentials{}, fmt.Errorf("generate admin token: %w", err)
+	}
+	c := credentials{
+		caCert: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"),
+		servingCert: filepath.Join(dir, "apiserver.crt"), servKey: filepath.Join(dir, "apiserver.key"),
+		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"),
+		tokens: filepath.Join(dir, "tokens.csv"), token: hex.EncodeToString(raw), caPEM: ca.CertPEM,
+	}
+	for path, data := range map[string][]byte{
+		c.caCert: ca.CertPEM, c.caKey: ca.KeyPEM,
+		c.servingCert: serving.CertPEM, c.servKey: serving.KeyPEM,
+		c.saKey: saPriv, c.saPub: saPub,
+		c.tokens: fmt.Appendf(nil, "%s,%s,%s-uid,\"system:masters\"\n", c.token, AdminUser, AdminUser),
+	} {
+		// Keys and tokens are secrets; the certificates are not, but 0600 costs nothing here.
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return credentials{}, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return c, nil
+}
+
+// writeKubeconfig writes a kubeconfig for server with the admin token, mode 0600.
+func writeKubeconfig(path, server string, c credentials) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["cozylab"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: c.caPEM}
+	cfg.AuthInfos[AdminUser] = &clientcmdapi.AuthInfo{Token: c.token}
+	cfg.Contexts["cozylab"] = &clientcmdapi.Context{Cluster: "cozylab", AuthInfo: AdminUser}
+	cfg.CurrentContext = "cozylab"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	// WriteToFile creates the file 0600, but keep that true over an existing file too.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("restrict kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
