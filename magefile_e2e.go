@@ -15,8 +15,8 @@ import (
 
 	"github.com/cozylab/cozylab/e2e"
 	"github.com/cozylab/cozylab/internal/bincache"
-	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local"
 )
 
 // E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant; the lab stays up: lab:down removes it).

@@ -11,8 +11,8 @@ import (
 	"github.com/magefile/mage/mg"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/cozylab/cozylab/lab/labs"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/labs"
 )
 
 // Lab groups the lab targets. LAB_PROVIDER=auto|local|qemu picks where the lab runs (auto:

@@ -10,8 +10,8 @@ import (
 	"github.com/magefile/mage/mg"
 	"golang.org/x/term"
 
-	"github.com/cozylab/cozylab/lab/packageloop"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/packageloop"
 )
 
 // Pkg is the per-package dev loop against the HelmRelease NAME in NAMESPACE, for the chart in

@@ -17,9 +17,9 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
 

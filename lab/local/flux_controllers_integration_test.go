@@ -32,9 +32,9 @@ import (
 	"github.com/cozylab/cozylab/internal/command"
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/controlplane/cptest"
-	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local"
 )
 
 // fluxCRDs is the operator's Flux CRD set, read from disk: lab/ may not import operator/.

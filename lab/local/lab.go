@@ -16,8 +16,8 @@ import (
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/controlplane"
-	"github.com/cozylab/cozylab/lab/local/sourcewatcher"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local/sourcewatcher"
 	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/packages"
 )

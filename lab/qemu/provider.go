@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/state"
 )

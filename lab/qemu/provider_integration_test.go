@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/talos/flows"
