@@ -18,7 +18,7 @@
 // (lab/qemu/network), and the network plan is recorded in the state before anything is
 // created, so Down works from the state alone — after a failed or killed Up too.
 //
-// Nodes run the Talos twin by default (LAB_NODE_IMAGE=twin; lab/qemu/image, talos/twin): the
+// Nodes run the Talos twin by default (LAB_NODE_IMAGE=twin; lab/qemu/twinimage, talos/twin): the
 // host's kernel with an initramfs whose init speaks the machinery API in front of real etcd
 // and kube-apiserver. It runs no kubelet, so the e2e pipeline refuses it (Registry). With
 // LAB_NODE_IMAGE=talos the nodes boot the real Talos nocloud image instead

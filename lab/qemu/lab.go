@@ -14,7 +14,7 @@ import (
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
-	"github.com/cozylab/cozylab/lab/qemu/image"
+	"github.com/cozylab/cozylab/lab/qemu/twinimage"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/seed"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
@@ -206,7 +206,7 @@ func (l *lab) buildImage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	kernel, initrd, err := image.Build(ctx, image.Options{
+	kernel, initrd, err := twinimage.Build(ctx, twinimage.Options{
 		EtcdPath: bins[bincache.Etcd], APIServerPath: bins[bincache.KubeAPIServer],
 		RepoRoot: l.RepoRoot, Reporter: l.Progress,
 	})

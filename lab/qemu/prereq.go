@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cozylab/cozylab/lab/qemu/image"
+	"github.com/cozylab/cozylab/lab/qemu/twinimage"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 )
 
@@ -63,7 +63,7 @@ func requireRoot() error {
 // FindKernel returns the newest /boot/vmlinuz-<version> whose modules are installed (the twin
 // guest loads its virtio drivers from them).
 func FindKernel() (string, error) {
-	ver, err := image.FindKernel(bootDir, modulesDir)
+	ver, err := twinimage.FindKernel(bootDir, modulesDir)
 	if err != nil {
 		return "", fmt.Errorf("the QEMU lab needs a guest kernel: %w", err)
 	}

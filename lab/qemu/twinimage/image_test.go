@@ -1,4 +1,4 @@
-package image
+package twinimage
 
 import (
 	"compress/gzip"

@@ -6,4 +6,4 @@
 // seconds under TCG and speaks the machinery API, backed by real etcd and kube-apiserver.
 // An initramfs is cached by the digest of everything in it, so a second Build costs the agent's
 // relink and the hashing, not a rewrite.
-package image
+package twinimage
