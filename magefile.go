@@ -20,6 +20,7 @@ import (
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/operator/codegen"
 )
 
 // Test groups the test targets; `test` alone runs all of them.
@@ -58,27 +59,32 @@ func withTerminal(fn func(term *progress.Terminal) error) error {
 	return err
 }
 
+// integrationTests runs every test with the binaries cache built, then fails naming each lab
+// program the tests left running (and kills it). Programs already running before the tests (a
+// lab the developer keeps up with lab:up or e2e) are theirs and stay untouched.
 func integrationTests(ctx context.Context, term *progress.Terminal) error {
 	if _, err := (&bincache.Cache{Progress: term}).Ensure(ctx); err != nil {
 		return err
 	}
-	before, err := cacheProcesses()
+	programs, err := labPrograms()
+	if err != nil {
+		return err
+	}
+	before, err := programs.Baseline()
 	if err != nil {
 		return err
 	}
 	err = goTest(ctx, term, "-count=1", "-timeout=45m", "-tags=integration", "./...")
-	return errors.Join(err, noLeftovers(before))
+	if left := before.KillNew(); left != nil {
+		err = errors.Join(err, fmt.Errorf("check for programs of the binaries cache or QEMU outliving the tests: %w", left))
+	}
+	return err
 }
 
-// cacheProcesses are the pids of the lab programs running now: a lab the developer keeps up
-// (lab:up, e2e) is theirs, not a leak of the tests.
-func cacheProcesses() (map[int]bool, error) {
-	running, err := labPrograms()
-	out := map[int]bool{}
-	for _, p := range running {
-		out[p.Pid] = true
-	}
-	return out, err
+// labPrograms selects the programs of the binaries cache and QEMU.
+func labPrograms() (process.Programs, error) {
+	root, err := bincache.DefaultRoot()
+	return process.Programs{Under: []string{root}, Named: []string{"qemu-system-x86_64"}}, err
 }
 
 // goTest runs go test with its output on the terminal (verbose on CI), timed for the summary.
@@ -97,45 +103,6 @@ func goTest(ctx context.Context, term *progress.Terminal, args ...string) error 
 	return err
 }
 
-// noLeftovers fails when a program from the binaries cache that was not running before the
-// tests still runs after them, and kills it so one leak does not spoil the next run.
-func noLeftovers(before map[int]bool) error {
-	left, err := labPrograms()
-	if err != nil || len(left) == 0 {
-		return err
-	}
-	var lines []string
-	for _, p := range left {
-		if before[p.Pid] {
-			continue
-		}
-		lines = append(lines, fmt.Sprintf("  pid %d: %s", p.Pid, p.Args))
-		if proc, err := os.FindProcess(p.Pid); err == nil {
-			_ = proc.Kill() // reported below either way
-		}
-	}
-	if len(lines) == 0 {
-		return nil
-	}
-	return fmt.Errorf("processes from the binaries cache or QEMU outlived the tests (now killed):\n%s", strings.Join(lines, "\n"))
-}
-
-// labPrograms are the running programs of the binaries cache and the QEMU processes.
-func labPrograms() ([]process.Running, error) {
-	root, err := bincache.DefaultRoot()
-	if err != nil {
-		return nil, err
-	}
-	all, err := process.FindByExecutable("/")
-	var out []process.Running
-	for _, p := range all {
-		if strings.HasPrefix(p.Exe, root+"/") || filepath.Base(p.Exe) == "qemu-system-x86_64" {
-			out = append(out, p)
-		}
-	}
-	return out, err
-}
-
 // Verify checks formatting, vet, tidy go.mod files (product and tools modules), the tools table, generated files and the import-direction rule.
 func Verify(ctx context.Context) error {
 	return withTerminal(func(term *progress.Terminal) error { return verify(ctx, term) })
@@ -152,7 +119,7 @@ func verify(ctx context.Context, term *progress.Terminal) error {
 		{"go mod tidy (product)", func() error { return goQuiet(ctx, "", "mod", "tidy", "-diff") }},
 		{"go mod tidy (tools modules)", func() error { return tidyTools(ctx) }},
 		{"tools table matches the tools modules", func() error { return goTestRun(ctx, "./internal/bincache/", "^TestToolsModules$") }},
-		{"generated files are current", func() error { return generatedCurrent(ctx) }},
+		{"generated files are current", func() error { return codegen.Check(ctx, codegen.Options{}) }},
 		{"every path a PackageSource names exists (source-watcher #368)", func() error {
 			return goTestRun(ctx, "./packages/", "^TestPackageSource(PathsExist|ReferencesResolve)$")
 		}},
@@ -200,7 +167,7 @@ func gofmtCheck() error {
 func tidyTools(ctx context.Context) error {
 	var errs []error
 	for _, dir := range bincache.ModuleDirs() {
-		errs = append(errs, goQuiet(ctx, filepath.Join("lab", "bincache", "tools", dir), "mod", "tidy", "-diff"))
+		errs = append(errs, goQuiet(ctx, filepath.Join("internal", "bincache", "tools", dir), "mod", "tidy", "-diff"))
 	}
 	return errors.Join(errs...)
 }

@@ -6,35 +6,86 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/magefile/mage/mg"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/cozylab/cozylab/internal/kubeconfig"
 	"github.com/cozylab/cozylab/internal/progress"
-	"github.com/cozylab/cozylab/lab/labs"
+	"github.com/cozylab/cozylab/lab/choose"
+	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/state"
 )
 
 // Lab groups the lab targets. LAB_PROVIDER=auto|local|qemu picks where the lab runs (auto:
-// qemu only when a guest really boots under KVM) and LAB_NAME names it (default "dev").
+// qemu only when a guest really boots under KVM) and LAB_NAME names it (default "dev");
+// LAB_NODE_IMAGE=twin|talos, LAB_NODE_MEMORY_MIB, LAB_NODE_CPUS and LAB_TALOS_VERSION,
+// LAB_TALOS_SCHEMATIC, LAB_TALOS_IMAGE_SHA256 shape a QEMU lab.
 type Lab mg.Namespace
 
-func selectLab(ctx context.Context) (labs.Choice, error) {
-	return labs.Select(ctx, labs.FromEnv("."))
+// labSettings reads the lab's environment: the only place it is read.
+func labSettings() (choose.Settings, error) {
+	s := choose.Settings{
+		Name: os.Getenv("LAB_NAME"), Provider: os.Getenv("LAB_PROVIDER"), RepoRoot: ".",
+		NodeImage: os.Getenv("LAB_NODE_IMAGE"),
+		Talos: state.TalosImage{Version: os.Getenv("LAB_TALOS_VERSION"), Schematic: os.Getenv("LAB_TALOS_SCHEMATIC"),
+			SHA256: os.Getenv("LAB_TALOS_IMAGE_SHA256")},
+	}
+	for env, into := range map[string]*int{"LAB_NODE_MEMORY_MIB": &s.MemoryMiB, "LAB_NODE_CPUS": &s.CPUs} {
+		if v := os.Getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return s, fmt.Errorf("%s=%q: want a positive whole number", env, v)
+			}
+			*into = n
+		}
+	}
+	return s, nil
 }
 
-// Up brings a lab up and leaves it running: a Kubernetes API with Flux, the artifact registry and the operator runner.
+// decideLab decides the lab to bring up (probing KVM at most once) and says which provider.
+func decideLab(ctx context.Context) (provider.Provider, error) {
+	s, err := labSettings()
+	if err != nil {
+		return nil, err
+	}
+	lab, err := choose.Decide(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, "Provider:", lab.Request.ProviderReason)
+	if q := lab.Request.QEMU; q != nil {
+		fmt.Fprintf(os.Stderr, "Nodes: %s, %d MiB and %d vCPUs each (%s)\n", q.NodeImage, q.MemoryMiB, q.CPUs, q.NodeImageReason)
+	}
+	return lab.Provider(), nil
+}
+
+// existingLab is the lab to take down, show or read; it never probes.
+func existingLab() (provider.Provider, error) {
+	s, err := labSettings()
+	if err != nil {
+		return nil, err
+	}
+	lab, err := choose.Existing(s)
+	if err != nil {
+		return nil, err
+	}
+	return lab.Provider(), nil
+}
+
+// Up brings a lab up (or resumes one) and leaves it running: a Kubernetes API with Flux, the artifact registry and the operator runner.
 func (Lab) Up(ctx context.Context) error {
 	return withTerminal(func(term *progress.Terminal) error {
-		c, err := selectLab(ctx)
+		p, err := decideLab(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(os.Stderr, "Provider:", c.Reason)
-		if err := c.Provider.Up(ctx, term); err != nil {
+		if err := p.Up(ctx, term); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "Lab is up. export KUBECONFIG=%s\n", c.Provider.Kubeconfig())
+		fmt.Fprintf(os.Stderr, "Lab is up. export KUBECONFIG=%s\n", p.Kubeconfig())
 		return nil
 	})
 }
@@ -42,21 +93,21 @@ func (Lab) Up(ctx context.Context) error {
 // Down removes the lab: every process or VM, its network and its state (the binaries and image caches stay).
 func (Lab) Down(ctx context.Context) error {
 	return withTerminal(func(term *progress.Terminal) error {
-		c, err := selectLab(ctx)
+		p, err := existingLab()
 		if err != nil {
 			return err
 		}
-		return c.Provider.Down(ctx, term)
+		return p.Down(ctx, term)
 	})
 }
 
 // Status shows the lab's phase, nodes and components.
 func (Lab) Status(ctx context.Context) error {
-	c, err := selectLab(ctx)
+	p, err := existingLab()
 	if err != nil {
 		return err
 	}
-	st, err := c.Provider.Status(ctx)
+	st, err := p.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,9 +116,6 @@ func (Lab) Status(ctx context.Context) error {
 	for _, n := range st.Nodes {
 		fmt.Fprintf(w, "  node %s\t%s\t%s\n", n.Name, n.Role, n.Address)
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
 	for _, comp := range st.Components {
 		mark := "✗"
 		if comp.Running {
@@ -75,19 +123,16 @@ func (Lab) Status(ctx context.Context) error {
 		}
 		fmt.Fprintf(w, "  %s %s\t%s\n", mark, comp.Name, comp.Detail)
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return nil
+	return w.Flush()
 }
 
 // Kubeconfig prints the lab's kubeconfig path; LAB_KUBECONFIG_MERGE=1 also merges it into ~/.kube/config (like kind).
 func (Lab) Kubeconfig(ctx context.Context) error {
-	c, err := selectLab(ctx)
+	p, err := existingLab()
 	if err != nil {
 		return err
 	}
-	path := c.Provider.Kubeconfig()
+	path := p.Kubeconfig()
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("lab has no kubeconfig yet (%v): run `go run mage.go lab:up`", err)
 	}
@@ -95,15 +140,28 @@ func (Lab) Kubeconfig(ctx context.Context) error {
 	if os.Getenv("LAB_KUBECONFIG_MERGE") != "1" {
 		return nil
 	}
-	st, err := c.Provider.Status(ctx)
+	st, err := p.Status(ctx)
 	if err != nil {
 		return err
 	}
 	target := clientcmd.NewDefaultClientConfigLoadingRules().GetDefaultFilename()
 	name := "cozylab-" + st.Name
-	if err := labs.MergeKubeconfig(path, target, name); err != nil {
+	if err := kubeconfig.Merge(path, target, name); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "Merged into %s as context %s (now current).\n", target, name)
 	return nil
+}
+
+// Console follows a lab node's serial log (srv1, srv2, srv3; QEMU labs) like `tail -f`, until Ctrl-C.
+func (Lab) Console(ctx context.Context, node string) error {
+	p, err := existingLab()
+	if err != nil {
+		return err
+	}
+	c, ok := p.(provider.Console)
+	if !ok {
+		return fmt.Errorf("lab:console follows the serial log of a VM; this lab runs on the %s provider, which has none", p.Name())
+	}
+	return c.Console(ctx, node, os.Stdout)
 }

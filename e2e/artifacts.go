@@ -45,7 +45,7 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 		return fmt.Errorf("find the cache directory: %w", err)
 	}
 	bin := filepath.Join(cache, "cozylab", "e2e", "cozystack-operator")
-	build := e.o.Progress.Begin("Building the operator binary")
+	build := e.o.Progress.Begin(operatorBuildStep)
 	if err := build.Done(registry.BuildOperatorBinary(ctx, e.o.RepoRoot, bin)); err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cozylab/cozylab/lab/releasewait"
+	"github.com/cozylab/cozylab/e2e/releasewait"
 )
 
 // collectBudget bounds the whole collection; each read has its own share of it.

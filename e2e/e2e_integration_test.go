@@ -20,6 +20,7 @@ import (
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
 
@@ -29,7 +30,9 @@ import (
 // lab down must leave nothing.
 func TestLocalE2E(t *testing.T) {
 	ctx := context.Background()
-	lab := &local.Provider{Lab: "e2e", Root: t.TempDir(), RepoRoot: ".."}
+	repo, err := filepath.Abs("..")
+	require.NoError(t, err)
+	lab := local.New(t.TempDir(), state.Request{Name: "e2e", Provider: local.ProviderName, RepoRoot: repo})
 	t.Cleanup(func() {
 		require.NoError(t, lab.Down(context.WithoutCancel(ctx), progress.Discard))
 		assertNothingLeft(t, lab.Dir())

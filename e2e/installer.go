@@ -29,7 +29,7 @@ const (
 // installerValues points the chart at what pushArtifacts pushed.
 func installerValues(e *env) map[string]any {
 	return map[string]any{"cozystackOperator": map[string]any{
-		"variant":                e.o.Lab.InstallerVariant(),
+		"variant":                e.o.Lab.OperatorVariant(),
 		"image":                  e.pushed.operatorImage,
 		"platformSourceName":     platformSourceRef,
 		"platformSourceUrl":      fmt.Sprintf("oci://%s/%s", e.pushed.registry, PackagesRepo),

@@ -19,25 +19,14 @@ import (
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
 
-// Target is what the pipeline needs from a lab beyond the provider interface.
-type Target interface {
-	provider.Provider
-	// Registry is the host:port of the lab's artifact registry, as the harness reaches it.
-	Registry() (string, error)
-	// ClusterRegistry is the same registry as the cluster's nodes and in-cluster
-	// controllers reach it (the lab bridge's gateway on QEMU; the same address locally): the
-	// installer chart's references name it.
-	ClusterRegistry() (string, error)
-	// InstallerVariant is the installer chart's cozystackOperator.variant for this lab.
-	InstallerVariant() string
-}
-
 // Options configure Run.
 type Options struct {
 	// RepoRoot is the module checkout: the packages/ tree and the operator are built from it.
 	RepoRoot string
-	Lab      Target
-	// Variant of the platform Package; DefaultVariant when empty.
+	// Lab is where the platform runs; Run refuses one that cannot run it (CanRunPlatform)
+	// before anything starts.
+	Lab provider.Platform
+	// Variant of the platform Package; DefaultPlatformVariant when empty.
 	Variant string
 	// Overlay adds or replaces files in the pushed packages/ tree (tests add broken charts).
 	Overlay map[string][]byte
@@ -51,8 +40,10 @@ type Options struct {
 	Progress  progress.Reporter
 }
 
-// DefaultVariant is the platform variant with every example package.
-const DefaultVariant = "isp-full"
+// DefaultPlatformVariant is the platform variant the e2e installs when none is chosen: the one
+// with every example package. (v1alpha1.DefaultVariant, "default", is what an empty
+// spec.variant means to the operator.)
+const DefaultPlatformVariant = "isp-full"
 
 // Result is what a run measured.
 type Result struct {
@@ -101,13 +92,16 @@ var stages = []stage{
 // the first failed action; the JUnit report is written in every case.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Variant == "" {
-		o.Variant = DefaultVariant
+		o.Variant = DefaultPlatformVariant
 	}
 	if o.Progress == nil {
 		o.Progress = progress.Discard
 	}
 	if !slices.Contains(v1alpha1.PlatformVariants, o.Variant) {
 		return Result{}, fmt.Errorf("unknown platform variant %q: choose one of %s (E2E_VARIANT)", o.Variant, strings.Join(v1alpha1.PlatformVariants, ", "))
+	}
+	if err := o.Lab.CanRunPlatform(); err != nil {
+		return Result{}, err // before anything starts
 	}
 	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("create report directory: %w", err)

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -51,24 +52,27 @@ func (cp *ControlPlane) startWithHealthz(ctx context.Context, o Options, step pr
 	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", free[0])
-	return p, condition.Poll(ctx, step, condition.Condition{
+	return p, condition.Wait(ctx, condition.Condition{
 		Name: s.Name + " /healthz",
-		Check: func(ctx context.Context) (bool, string, error) {
+		Check: func(ctx context.Context) error {
 			select {
 			case <-p.Exited():
-				return false, "", fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15))
+				return condition.Permanent(fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15)))
 			default:
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
-				return false, "", err
+				return condition.Permanent(err)
 			}
 			resp, err := client.Do(req)
 			if err != nil {
-				return false, "not answering yet", nil
+				return errors.New("not answering yet")
 			}
 			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK, fmt.Sprintf("HTTP %d", resp.StatusCode), nil
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("HTTP %d", resp.StatusCode)
+			}
+			return nil
 		},
-	}, 100*time.Millisecond, o.ReadyTimeout)
+	}, condition.Poll{Interval: 100 * time.Millisecond, Timeout: o.ReadyTimeout}, condition.StepReporter(step))
 }

@@ -29,6 +29,10 @@ type Options struct {
 	Etcd, APIServer string
 	// Root holds one directory per run; $TMPDIR/cozylab-controlplane when empty.
 	Root string
+	// Dir, when set, is the run directory itself instead of a new one under Root: its
+	// credentials and etcd's data are reused when present, and Stop keeps it. A lab that
+	// resumes starts its control plane again on the same data this way.
+	Dir string
 	// ServiceCIDR is the service IP range; 10.96.0.0/16 when empty.
 	ServiceCIDR string
 	// Fsync makes etcd sync its writes; off by default, as a lab's data is disposable.
@@ -65,6 +69,8 @@ type ControlPlane struct {
 	cfg       *rest.Config
 
 	apiserverSpec process.Spec
+	// keep is set when the run directory is the caller's (Options.Dir): Stop leaves it.
+	keep bool
 }
 
 // maxAttempts bounds retries after a port was taken between our pick and the component's bind.
@@ -100,7 +106,9 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, step.Done(fmt.Errorf("create control-plane root %s: %w", o.Root, err))
 	}
-	if swept, err := process.Sweep(o.Root); err != nil {
+	if o.Dir != "" {
+		// A fixed directory is its owner's to clean up; nothing to sweep.
+	} else if swept, err := process.Sweep(o.Root); err != nil {
 		return nil, step.Done(fmt.Errorf("sweep stale control planes: %w", err))
 	} else if len(swept) > 0 {
 		step.Status("removed %d stale run directories of killed runs", len(swept))
@@ -126,15 +134,20 @@ var errPortTaken = errors.New("port already in use")
 var pickPorts = freePorts
 
 func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step) (_ *ControlPlane, err error) {
-	dir, err := os.MkdirTemp(o.Root, "run-")
-	if err != nil {
-		return nil, fmt.Errorf("create run directory in %s: %w", o.Root, err)
+	dir := o.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp(o.Root, "run-"); err != nil {
+			return nil, fmt.Errorf("create run directory in %s: %w", o.Root, err)
+		}
 	}
 	group, err := process.NewGroup(dir)
 	if err != nil {
+		if o.Dir != "" {
+			return nil, err
+		}
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	cp := &ControlPlane{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), group: group}
+	cp := &ControlPlane{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), group: group, keep: o.Dir != ""}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, cp.Stop(context.WithoutCancel(ctx)))
@@ -145,7 +158,7 @@ func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step)
 		return nil, err
 	}
 	p := ports{etcdClient: free[0], etcdPeer: free[1], apiserver: free[2]}
-	creds, err := writeCredentials(dir, serviceIP)
+	creds, err := loadOrWriteCredentials(dir, serviceIP)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +177,7 @@ func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step)
 	if cp.apiserver, err = group.Start(cp.apiserverSpec); err != nil {
 		return nil, err
 	}
-	if err := condition.Poll(ctx, step, cp.readyz(), 100*time.Millisecond, o.ReadyTimeout); err != nil {
+	if err := condition.Wait(ctx, cp.readyz(), condition.Poll{Interval: 100 * time.Millisecond, Timeout: o.ReadyTimeout}, condition.StepReporter(step)); err != nil {
 		return nil, err
 	}
 	if o.ControllerManager != "" {
@@ -193,7 +206,7 @@ func (cp *ControlPlane) readyz() condition.Condition {
 	}}
 	return condition.Condition{
 		Name: "kube-apiserver /readyz",
-		Check: func(ctx context.Context) (bool, string, error) {
+		Check: func(ctx context.Context) error {
 			for _, p := range []*process.Process{cp.etcd, cp.apiserver} {
 				select {
 				case <-p.Exited():
@@ -202,25 +215,25 @@ func (cp *ControlPlane) readyz() condition.Condition {
 					if strings.Contains(tail, "address already in use") {
 						err = fmt.Errorf("%w: %w", errPortTaken, err)
 					}
-					return false, "", err
+					return condition.Permanent(err)
 				default:
 				}
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, cp.URL+"/readyz?verbose", nil)
 			if err != nil {
-				return false, "", err
+				return condition.Permanent(err)
 			}
 			req.Header.Set("Authorization", "Bearer "+cp.cfg.BearerToken)
 			resp, err := client.Do(req)
 			if err != nil {
-				return false, "not answering yet", nil
+				return errors.New("not answering yet")
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			if resp.StatusCode == http.StatusOK {
-				return true, "", nil
+				return nil
 			}
-			return false, fmt.Sprintf("HTTP %d %s", resp.StatusCode, failingChecks(string(body))), nil
+			return fmt.Errorf("HTTP %d %s", resp.StatusCode, failingChecks(string(body)))
 		},
 	}
 }
@@ -267,9 +280,12 @@ func (cp *ControlPlane) Pids() []int {
 }
 
 // Stop stops kube-apiserver, then etcd (stopping etcd first makes the apiserver hang for half
-// a minute retrying it), and removes the run directory.
+// a minute retrying it), and removes the run directory unless it was Options.Dir.
 func (cp *ControlPlane) Stop(ctx context.Context) error {
 	err := cp.group.Stop(ctx)
+	if cp.keep {
+		return err
+	}
 	if rmErr := os.RemoveAll(cp.Dir); rmErr != nil {
 		err = errors.Join(err, fmt.Errorf("remove run directory %s: %w", cp.Dir, rmErr))
 	}
@@ -289,7 +305,7 @@ func (cp *ControlPlane) RestartAPIServer(ctx context.Context) error {
 		return fmt.Errorf("restart kube-apiserver: %w", err)
 	}
 	cp.apiserver = p
-	return condition.Poll(ctx, progress.Discard.Begin("restart"), cp.readyz(), 100*time.Millisecond, time.Minute)
+	return condition.Wait(ctx, cp.readyz(), condition.Poll{Interval: 100 * time.Millisecond, Timeout: time.Minute}, nil)
 }
 
 // StartProcess runs another program in the control plane's process group (kwok, Flux

@@ -59,17 +59,17 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, fsys fs.FS, patterns []s
 		return fmt.Errorf("create discovery client: %w", err)
 	}
 	// Discovery cannot be watched: a bounded poll.
-	return condition.Poll(ctx, step, condition.Condition{
+	return condition.Wait(ctx, condition.Condition{
 		Name: fmt.Sprintf("%d CRDs Established and served", len(crds)),
-		Check: func(ctx context.Context) (bool, string, error) {
+		Check: func(ctx context.Context) error {
 			for _, crd := range crds {
 				if !crdServed(ctx, cs, dc, crd) {
-					return false, crd.Name + " not yet served", nil
+					return fmt.Errorf("%s not yet served", crd.Name)
 				}
 			}
-			return true, "", nil
+			return nil
 		},
-	}, 100*time.Millisecond, timeout)
+	}, condition.Poll{Interval: 100 * time.Millisecond, Timeout: timeout}, condition.StepReporter(step))
 }
 
 func readCRD(fsys fs.FS, name string) (*apiextensionsv1.CustomResourceDefinition, error) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -25,6 +26,41 @@ type credentials struct {
 	tokens               string
 	token                string
 	caPEM                []byte
+}
+
+// credentialPaths are the credentials' files in dir.
+func credentialPaths(dir string) credentials {
+	return credentials{
+		caCert: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"),
+		servingCert: filepath.Join(dir, "apiserver.crt"), servKey: filepath.Join(dir, "apiserver.key"),
+		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"),
+		tokens: filepath.Join(dir, "tokens.csv"),
+	}
+}
+
+// loadOrWriteCredentials reuses the credentials a former run left in dir (a resumed lab: the
+// service-account key must stay, tokens in etcd were signed with it), else writes new ones.
+func loadOrWriteCredentials(dir string, serviceIP net.IP) (credentials, error) {
+	c := credentialPaths(dir)
+	for _, f := range []string{c.caCert, c.caKey, c.servingCert, c.servKey, c.saKey, c.saPub, c.tokens} {
+		if _, err := os.Stat(f); err != nil {
+			return writeCredentials(dir, serviceIP)
+		}
+	}
+	ca, err := os.ReadFile(c.caCert)
+	if err != nil {
+		return credentials{}, fmt.Errorf("read %s: %w", c.caCert, err)
+	}
+	tokens, err := os.ReadFile(c.tokens)
+	if err != nil {
+		return credentials{}, fmt.Errorf("read %s: %w", c.tokens, err)
+	}
+	token, _, ok := strings.Cut(string(tokens), ",")
+	if !ok || token == "" {
+		return credentials{}, fmt.Errorf("read %s: no token in it (remove %s to start over)", c.tokens, dir)
+	}
+	c.token, c.caPEM = token, ca
+	return c, nil
 }
 
 // writeCredentials creates the PKI and the static token file in dir.
@@ -50,12 +86,8 @@ func writeCredentials(dir string, serviceIP net.IP) (credentials, error) {
 	if _, err := rand.Read(raw); err != nil {
 		return credentials{}, fmt.Errorf("generate admin token: %w", err)
 	}
-	c := credentials{
-		caCert: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"),
-		servingCert: filepath.Join(dir, "apiserver.crt"), servKey: filepath.Join(dir, "apiserver.key"),
-		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"),
-		tokens: filepath.Join(dir, "tokens.csv"), token: hex.EncodeToString(raw), caPEM: ca.CertPEM,
-	}
+	c := credentialPaths(dir)
+	c.token, c.caPEM = hex.EncodeToString(raw), ca.CertPEM
 	for path, data := range map[string][]byte{
 		c.caCert: ca.CertPEM, c.caKey: ca.KeyPEM,
 		c.servingCert: serving.CertPEM, c.servKey: serving.KeyPEM,

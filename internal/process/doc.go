@@ -11,4 +11,8 @@
 //     whose lock is free (their owner died), kills whatever recorded process still runs there
 //     (checking its start time, so a reused PID is never hit) and removes the directory, so a
 //     killed run never wedges the next one.
+//
+// Programs and Baseline catch what escaped all three, whoever started it: a Baseline taken
+// before a test run remembers the lab programs already running (a developer's lab), and KillNew
+// afterwards kills and names every one started since.
 package process

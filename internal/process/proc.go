@@ -67,10 +67,15 @@ func killIfSame(pid int, start uint64) error {
 
 // Running is a live process found by FindByExecutable.
 type Running struct {
-	Pid  int
-	Exe  string
-	Args string
+	Pid int
+	// Start is the start time in clock ticks since boot: with Pid, it names the process for good.
+	Start uint64
+	Exe   string
+	Args  string
 }
+
+// Identity names the process for good, so a later check or kill cannot hit a reused pid.
+func (r Running) Identity() Identity { return Identity{Pid: r.Pid, Start: r.Start} }
 
 // FindByExecutable lists live processes whose executable lies under dir. It finds leftovers of
 // programs started from a known place (the binaries cache) whoever started them.
@@ -90,8 +95,12 @@ func FindByExecutable(dir string) ([]Running, error) {
 		if err != nil || !strings.HasPrefix(exe, prefix) || !Alive(pid) {
 			continue
 		}
+		start, err := startTime(pid)
+		if err != nil {
+			continue // it exited between the two reads
+		}
 		args, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		out = append(out, Running{Pid: pid, Exe: exe, Args: strings.TrimSpace(strings.ReplaceAll(string(args), "\x00", " "))})
+		out = append(out, Running{Pid: pid, Start: start, Exe: exe, Args: strings.TrimSpace(strings.ReplaceAll(string(args), "\x00", " "))})
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -88,7 +87,7 @@ func TestCancelledParentMakesTheDaemonTearDown(t *testing.T) {
 }
 
 func TestRecordAndRecorded(t *testing.T) {
-	store, err := state.Open(t.TempDir(), "lab", "local")
+	store, err := state.Create(t.TempDir(), state.Request{Name: "lab", Provider: "local"})
 	require.NoError(t, err)
 	_, ok := Recorded(store)
 	assert.False(t, ok)
@@ -97,7 +96,13 @@ func TestRecordAndRecorded(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, os.Getpid(), id.Pid)
 	assert.True(t, id.Running())
-	require.NoError(t, store.Set(map[string]string{stateKey: fmt.Sprintf("%d/x", syscall.Getpid())}))
-	_, ok = Recorded(store)
-	assert.False(t, ok, "a damaged value is no identity")
+	again, err := state.Open(store.Root(), "lab")
+	require.NoError(t, err)
+	id, ok = Recorded(again)
+	require.True(t, ok, "the identity survives a reopen")
+	assert.Equal(t, os.Getpid(), id.Pid)
+	require.NoError(t, store.SetDaemon(&state.Daemon{Pid: syscall.Getpid(), Start: id.Start + 1}))
+	id, ok = Recorded(store)
+	require.True(t, ok)
+	assert.False(t, id.Running(), "another start time is another process")
 }

@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/cozylab/cozylab/internal/command"
 	"github.com/cozylab/cozylab/internal/process"
@@ -17,9 +15,6 @@ import (
 
 // Package is the lab daemon's main package, relative to the module root.
 const Package = "./lab/cmd/cozylab-lab"
-
-// stateKey holds the daemon's identity ("pid/start") in the lab state.
-const stateKey = "daemon"
 
 // Build builds the lab daemon from the module at repoRoot into out.
 func Build(ctx context.Context, repoRoot, out string) error {
@@ -38,31 +33,35 @@ func Record(store *state.Store) error {
 	if err != nil {
 		return err
 	}
-	return store.Set(map[string]string{stateKey: fmt.Sprintf("%d/%d", self.Pid, self.Start)})
+	return store.SetDaemon(&state.Daemon{Pid: self.Pid, Start: self.Start})
 }
 
 // Recorded returns the identity Record saved, if any.
 func Recorded(store *state.Store) (process.Identity, bool) {
-	pid, start, ok := strings.Cut(store.Value(stateKey), "/")
-	if !ok {
+	d := store.Lab().Daemon
+	if d == nil || d.Pid <= 0 {
 		return process.Identity{}, false
 	}
-	p, err1 := strconv.Atoi(pid)
-	s, err2 := strconv.ParseUint(start, 10, 64)
-	return process.Identity{Pid: p, Start: s}, err1 == nil && err2 == nil
+	return process.Identity{Pid: d.Pid, Start: d.Start}, true
 }
 
 // LogName is the daemon's log in the lab directory.
 const LogName = "daemon.log"
 
-// Launch builds the daemon from repoRoot into <labDir>/bin and starts it for provider on
-// labDir (Spawn: its steps are shown on rep; it returns once the lab is up and detached).
-func Launch(ctx context.Context, repoRoot, provider, labDir string, rep progress.Reporter) error {
-	bin := filepath.Join(labDir, "bin", "cozylab-lab")
+// Args are the daemon's arguments for the lab in store: where its state is; everything else
+// it reads from the state.
+func Args(store *state.Store) []string {
+	return []string{"--state-root", store.Root(), "--lab", store.Request().Name}
+}
+
+// Launch builds the daemon from the request's checkout into <lab>/bin and starts it for the
+// lab in store (Spawn: its steps are shown on rep; it returns once the lab is up and detached).
+func Launch(ctx context.Context, store *state.Store, rep progress.Reporter) error {
+	bin := filepath.Join(store.Dir(), "bin", "cozylab-lab")
 	step := rep.Begin("Building the lab daemon")
-	if err := step.Done(Build(ctx, repoRoot, bin)); err != nil {
+	if err := step.Done(Build(ctx, store.Request().RepoRoot, bin)); err != nil {
 		return err
 	}
-	_, err := Spawn(ctx, Options{Path: bin, Args: []string{provider, labDir}, Log: filepath.Join(labDir, LogName)}, rep)
+	_, err := Spawn(ctx, Options{Path: bin, Args: Args(store), Log: filepath.Join(store.Dir(), LogName)}, rep)
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -97,19 +98,52 @@ func StartCluster(ctx context.Context, o ClusterOptions) (c *Cluster, err error)
 		}
 	}()
 	step := o.Progress.Begin(fmt.Sprintf("Starting kwok and %d simulated nodes", len(o.Nodes)))
-	if c.kwok, err = cp.StartProcess(kwokSpec(paths[bincache.Kwok], cp.Kubeconfig)); err != nil {
+	if err := c.startKwok(paths[bincache.Kwok]); err != nil {
+		return nil, step.Done(err)
+	}
+	if err := c.registerNodes(ctx); err != nil {
 		return nil, step.Done(err)
 	}
 	cs, err := kubernetes.NewForConfig(cp.RESTConfig())
 	if err != nil {
 		return nil, step.Done(fmt.Errorf("create client: %w", err))
 	}
-	for _, n := range o.Nodes {
-		if _, err := cs.CoreV1().Nodes().Create(ctx, node(n), metav1.CreateOptions{}); err != nil {
-			return nil, step.Done(fmt.Errorf("create node %s: %w", n.Name, err))
+	return c, step.Done(waitNodesReady(ctx, cs, names(o.Nodes), o.ReadyTimeout, step))
+}
+
+// startKwok starts kwok in the control plane's process group.
+func (c *Cluster) startKwok(bin string) (err error) {
+	c.kwok, err = c.StartProcess(kwokSpec(bin, c.Kubeconfig))
+	return err
+}
+
+// registerNodes creates the Node object of every simulated node that has none yet.
+func (c *Cluster) registerNodes(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	for _, n := range c.Nodes {
+		_, err := cs.CoreV1().Nodes().Create(ctx, node(n), metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create node %s: %w", n.Name, err)
 		}
 	}
-	return c, step.Done(waitNodesReady(ctx, cs, names(o.Nodes), o.ReadyTimeout, step))
+	return nil
+}
+
+// nodesExist checks that every simulated node's Node object is there.
+func (c *Cluster) nodesExist(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	for _, n := range c.Nodes {
+		if _, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("check node %s: %w", n.Name, err)
+		}
+	}
+	return nil
 }
 
 func names(nodes []Node) []string {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -62,26 +63,26 @@ func Readyz(p *process.Process, addr string) condition.Condition {
 	client := &http.Client{Timeout: 2 * time.Second}
 	return condition.Condition{
 		Name: p.Name + " /readyz",
-		Check: func(ctx context.Context) (bool, string, error) {
+		Check: func(ctx context.Context) error {
 			select {
 			case <-p.Exited():
-				return false, "", fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15))
+				return condition.Permanent(fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15)))
 			default:
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
 			if err != nil {
-				return false, "", err
+				return condition.Permanent(err)
 			}
 			resp, err := client.Do(req)
 			if err != nil {
-				return false, "not answering yet", nil
+				return errors.New("not answering yet")
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 			if resp.StatusCode == http.StatusOK {
-				return true, "", nil
+				return nil
 			}
-			return false, fmt.Sprintf("HTTP %d %s", resp.StatusCode, body), nil
+			return fmt.Errorf("HTTP %d %s", resp.StatusCode, body)
 		},
 	}
 }

@@ -33,7 +33,6 @@ import (
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/controlplane/cptest"
 	"github.com/cozylab/cozylab/internal/process"
-	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
 )
 
@@ -90,8 +89,7 @@ func TestFluxControllersReconcile(t *testing.T) {
 	require.NoError(t, err)
 
 	for _, c := range []condition.Condition{local.Readyz(source, addr[2]), local.Readyz(helm, addr[4])} {
-		step := progress.Discard.Begin(c.Name)
-		require.NoError(t, condition.Poll(ctx, step, c, 200*time.Millisecond, 90*time.Second))
+		require.NoError(t, condition.Wait(ctx, c, condition.Poll{Interval: 200 * time.Millisecond, Timeout: 90 * time.Second}, nil))
 	}
 
 	// /readyz answers before the caches sync; a reconciled object shows the controllers work

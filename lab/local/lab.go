@@ -18,149 +18,219 @@ import (
 	"github.com/cozylab/cozylab/internal/controlplane"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local/sourcewatcher"
+	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/registry"
+	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/packages"
 )
 
-// Keys of the values the lab records in its state.
+// Names of the local lab's actions, in order; kept ones are marked.
 const (
-	KeyKubeconfig = "kubeconfig"
-	KeyRegistry   = "registry"
-	KeyArtifacts  = "artifacts"
+	ActionBinaries      = "Checking the binaries cache"
+	ActionControlPlane  = "Starting the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)"
+	ActionKwok          = "Starting kwok"
+	ActionNodes         = "Registering the simulated nodes" // kept: Node objects live in etcd
+	ActionNodesReady    = "Waiting for the nodes Ready"
+	ActionFluxCRDs      = "Installing the Flux CRDs" // kept: CRDs live in etcd
+	ActionFlux          = "Starting Flux source-controller and helm-controller"
+	ActionRegistry      = "Starting the artifact registry"
+	ActionControllers   = "Starting the source-watcher stand-in and the operator runner"
+	controlPlaneDirName = "cp"
 )
 
-// LabOptions configure RunLab.
-type LabOptions struct {
-	// Dir is the lab's state directory: run directories, logs, kubeconfig, artifacts.
-	Dir string
-	// Nodes to simulate; DefaultNodes when empty.
-	Nodes []Node
-	// Cache provides the binaries; the default cache when nil.
-	Cache *bincache.Cache
-	// Progress receives the steps.
-	Progress progress.Reporter
-	// Ready is called once the lab is up, with the values to record.
-	Ready func(values map[string]string) error
+// facts is what the local lab records in its state for the harness.
+type facts struct {
+	// Registry is the artifact registry's host:port; Artifacts the source-watcher stand-in's URL.
+	Registry  string `json:"registry,omitempty"`
+	Artifacts string `json:"artifacts,omitempty"`
 }
 
-// RunLab brings the local lab up — control plane, kwok nodes, Flux CRDs, source-controller,
-// helm-controller, the source-watcher stand-in, the artifact registry and the operator runner —
-// calls Ready, and keeps it running until ctx ends; then it stops everything it started. When a
-// step fails it stops what was started and returns the error.
-func RunLab(ctx context.Context, o LabOptions) (err error) {
-	if o.Cache == nil {
-		o.Cache = &bincache.Cache{Progress: o.Progress}
-	}
-	var stops []func(context.Context) error
+// lab is one run of the local lab's daemon: what the actions made, for the later actions and
+// the stop.
+type lab struct {
+	store   *state.Store
+	rep     progress.Reporter
+	cache   *bincache.Cache
+	nodes   []Node
+	paths   map[string]string
+	cluster *Cluster
+	reg     *registry.Registry
+	mgrDone chan error
+	stops   []func(context.Context) error
+}
+
+// Run is the local lab's daemon (provider.RunFunc): the control plane on etcd data kept in the
+// lab directory, kwok and the simulated nodes, the Flux CRDs, source-controller and
+// helm-controller, the artifact registry, the source-watcher stand-in and the operator runner.
+// It calls ready once everything answers and runs until ctx ends; then it stops every process
+// it started. The control plane's credentials and etcd's data stay for the next up.
+func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready func() error) (err error) {
+	l := &lab{store: store, rep: rep, cache: &bincache.Cache{Progress: rep}, nodes: DefaultNodes}
 	defer func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			err = errors.Join(err, stops[i](context.WithoutCancel(ctx)))
+		for i := len(l.stops) - 1; i >= 0; i-- {
+			err = errors.Join(err, l.stops[i](context.WithoutCancel(ctx)))
 		}
 	}()
-	c, err := StartCluster(ctx, ClusterOptions{Root: filepath.Join(o.Dir, "run"), Nodes: o.Nodes, Cache: o.Cache, Progress: o.Progress})
-	if err != nil {
+	if err := provider.RunActions(ctx, store, rep, l.actions()); err != nil {
 		return err
 	}
-	stops = append(stops, c.Stop)
-	kubeconfig := filepath.Join(o.Dir, "kubeconfig")
-	if err := copyFile(c.Kubeconfig, kubeconfig); err != nil {
-		return err
-	}
-	if err := startFlux(ctx, c, o); err != nil {
-		return err
-	}
-	reg, err := registry.Start(registry.Options{})
-	if err != nil {
-		return err
-	}
-	stops = append(stops, func(context.Context) error { return reg.Close() })
-	mgrCtx, stopMgr := context.WithCancel(ctx)
-	mgrDone, artifacts, err := startControllers(mgrCtx, c, o, kubeconfig)
-	if err != nil {
-		stopMgr()
-		return err
-	}
-	stops = append(stops, func(context.Context) error {
-		stopMgr()
-		if mgrDone == nil {
-			return nil // already ended, and reported
-		}
-		return <-mgrDone
-	})
-	if err := o.Ready(map[string]string{KeyKubeconfig: kubeconfig, KeyRegistry: reg.Addr(), KeyArtifacts: artifacts}); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	select {
 	case <-ctx.Done():
 		return nil
-	case err := <-mgrDone:
-		mgrDone = nil
+	case err := <-l.mgrDone:
+		l.mgrDone = nil
 		return fmt.Errorf("lab controllers stopped: %w", err)
 	}
 }
 
-// startFlux installs the Flux CRDs and starts source-controller and helm-controller.
-func startFlux(ctx context.Context, c *Cluster, o LabOptions) error {
-	step := o.Progress.Begin("Installing the Flux CRDs")
-	if err := step.Done(controlplane.InstallCRDs(ctx, c.RESTConfig(), packages.FS, []string{"core/flux-aio/crds/*.yaml"}, step, time.Minute)); err != nil {
-		return err
+// actions is the local lab's bring-up, in order.
+func (l *lab) actions() []provider.Action {
+	return []provider.Action{
+		{Name: ActionBinaries, Run: l.ensureBinaries},
+		{Name: ActionControlPlane, Run: l.startControlPlane},
+		{Name: ActionKwok, Run: l.startKwok},
+		{Name: ActionNodes, Run: l.registerNodes, Keep: l.nodesExist},
+		{Name: ActionNodesReady, Run: l.waitNodes},
+		{Name: ActionFluxCRDs, Run: l.installFluxCRDs, Keep: l.fluxCRDsEstablished},
+		{Name: ActionFlux, Run: l.startFlux},
+		{Name: ActionRegistry, Run: l.startRegistry},
+		{Name: ActionControllers, Run: l.startControllers},
 	}
-	paths, err := o.Cache.Ensure(ctx, bincache.SourceController, bincache.HelmController)
+}
+
+func (l *lab) dir() string { return l.store.Dir() }
+
+func (l *lab) ensureBinaries(ctx context.Context, step progress.Step) error {
+	paths, err := l.cache.Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer, bincache.KubeControllerManager,
+		bincache.KubeScheduler, bincache.Kwok, bincache.SourceController, bincache.HelmController)
+	l.paths = paths
+	return err
+}
+
+// startControlPlane starts etcd (on the data an earlier up left, if any), kube-apiserver,
+// kube-controller-manager and kube-scheduler, and writes the lab's kubeconfig.
+func (l *lab) startControlPlane(ctx context.Context, step progress.Step) error {
+	cp, err := controlplane.Start(ctx, controlplane.Options{
+		Dir: filepath.Join(l.dir(), controlPlaneDirName), Etcd: l.paths[bincache.Etcd], APIServer: l.paths[bincache.KubeAPIServer],
+		ControllerManager: l.paths[bincache.KubeControllerManager], Scheduler: l.paths[bincache.KubeScheduler],
+		ReadyTimeout: 2 * time.Minute, Progress: progress.Discard,
+	})
 	if err != nil {
 		return err
 	}
-	step = o.Progress.Begin("Starting Flux source-controller and helm-controller")
+	l.cluster = &Cluster{ControlPlane: cp, Nodes: l.nodes}
+	l.stops = append(l.stops, cp.Stop)
+	step.Status("API server at %s", cp.URL)
+	return copyFile(cp.Kubeconfig, filepath.Join(l.dir(), "kubeconfig"))
+}
+
+func (l *lab) startKwok(_ context.Context, _ progress.Step) error {
+	return l.cluster.startKwok(l.paths[bincache.Kwok])
+}
+
+func (l *lab) registerNodes(ctx context.Context, step progress.Step) error {
+	step.Status("%d nodes", len(l.nodes))
+	return l.cluster.registerNodes(ctx)
+}
+
+func (l *lab) nodesExist(ctx context.Context) error { return l.cluster.nodesExist(ctx) }
+
+func (l *lab) waitNodes(ctx context.Context, step progress.Step) error {
+	cs, err := kubernetes.NewForConfig(l.cluster.RESTConfig())
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	return waitNodesReady(ctx, cs, names(l.nodes), 2*time.Minute, step)
+}
+
+// fluxCRDs are the Flux CRDs the local lab installs: the operator's generated ones, as
+// packages/core/flux-aio carries them.
+var fluxCRDs = []string{"core/flux-aio/crds/*.yaml"}
+
+func (l *lab) installFluxCRDs(ctx context.Context, step progress.Step) error {
+	return controlplane.InstallCRDs(ctx, l.cluster.RESTConfig(), packages.FS, fluxCRDs, step, time.Minute)
+}
+
+func (l *lab) fluxCRDsEstablished(ctx context.Context) error {
+	return controlplane.CRDsEstablished(ctx, l.cluster.RESTConfig(), packages.FS, fluxCRDs)
+}
+
+// startFlux starts source-controller and helm-controller and waits for their readiness.
+func (l *lab) startFlux(ctx context.Context, step progress.Step) error {
 	addrs, err := LoopbackAddrs(5)
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
-	storage := filepath.Join(o.Dir, "flux-storage")
+	storage := filepath.Join(l.dir(), "flux-storage")
 	if err := os.MkdirAll(storage, 0o700); err != nil {
-		return step.Done(fmt.Errorf("create Flux storage: %w", err))
+		return fmt.Errorf("create Flux storage: %w", err)
 	}
-	src, err := c.StartProcess(SourceControllerSpec(paths[bincache.SourceController], c.Kubeconfig, storage,
+	c := l.cluster
+	src, err := c.StartProcess(SourceControllerSpec(l.paths[bincache.SourceController], c.Kubeconfig, storage,
 		FluxAddrs{Storage: addrs[0], Metrics: addrs[1], Health: addrs[2]}))
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
-	helm, err := c.StartProcess(HelmControllerSpec(paths[bincache.HelmController], c.Kubeconfig,
+	helm, err := c.StartProcess(HelmControllerSpec(l.paths[bincache.HelmController], c.Kubeconfig,
 		FluxAddrs{Metrics: addrs[3], Health: addrs[4]}))
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
-	for _, cond := range []condition.Condition{Readyz(src, addrs[2]), Readyz(helm, addrs[4])} {
-		if err := condition.Poll(ctx, step, cond, 100*time.Millisecond, 2*time.Minute); err != nil {
-			return step.Done(err)
-		}
+	poll := condition.Poll{Interval: 100 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 5 * time.Second}
+	return condition.WaitAll(ctx, []condition.Condition{Readyz(src, addrs[2]), Readyz(helm, addrs[4])}, poll, condition.StepReporter(step))
+}
+
+func (l *lab) startRegistry(_ context.Context, step progress.Step) error {
+	reg, err := registry.Start(registry.Options{})
+	if err != nil {
+		return err
 	}
-	return step.Done(nil)
+	l.reg = reg
+	l.stops = append(l.stops, func(context.Context) error { return reg.Close() })
+	step.Status("%s", reg.Addr())
+	return state.UpdateFacts(l.store, func(f *facts) { f.Registry = reg.Addr() })
 }
 
 // startControllers runs the in-process controllers: the source-watcher stand-in and the
-// operator runner. The channel yields the manager's end once.
-func startControllers(ctx context.Context, c *Cluster, o LabOptions, kubeconfig string) (chan error, string, error) {
-	step := o.Progress.Begin("Starting the source-watcher stand-in and the operator runner")
+// operator runner.
+func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
+	c := l.cluster
 	mgr, err := ctrl.NewManager(c.RESTConfig(), ctrl.Options{
 		Scheme: runtime.NewScheme(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 	})
 	if err != nil {
-		return nil, "", step.Done(fmt.Errorf("create controller manager: %w", err))
+		return fmt.Errorf("create controller manager: %w", err)
 	}
-	sw := sourcewatcher.New(sourcewatcher.Options{Addr: "127.0.0.1:0", StorageDir: filepath.Join(o.Dir, "artifacts")})
+	sw := sourcewatcher.New(sourcewatcher.Options{Addr: "127.0.0.1:0", StorageDir: filepath.Join(l.dir(), "artifacts")})
 	if err := sw.SetupWithManager(mgr); err != nil {
-		return nil, "", step.Done(err)
+		return err
 	}
 	cs, err := kubernetes.NewForConfig(c.RESTConfig())
 	if err != nil {
-		return nil, "", step.Done(fmt.Errorf("create client: %w", err))
+		return fmt.Errorf("create client: %w", err)
 	}
-	runner := &OperatorRunner{Client: cs, Start: c.StartProcess, Dir: filepath.Join(o.Dir, "operator"), Kubeconfig: kubeconfig, Progress: o.Progress}
+	runner := &OperatorRunner{Client: cs, Start: c.StartProcess, Dir: filepath.Join(l.dir(), "operator"),
+		Kubeconfig: filepath.Join(l.dir(), "kubeconfig"), Progress: l.rep}
 	if err := mgr.Add(runnable(runner.Run)); err != nil {
-		return nil, "", step.Done(fmt.Errorf("add operator runner: %w", err))
+		return fmt.Errorf("add operator runner: %w", err)
 	}
+	// The manager runs until the daemon's context ends; the stop waits for it.
+	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	return done, sw.URL(), step.Done(nil)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	l.mgrDone = done
+	l.stops = append(l.stops, func(context.Context) error {
+		stopMgr()
+		if l.mgrDone == nil {
+			return nil // already ended, and reported
+		}
+		return <-done
+	})
+	step.Status("artifacts at %s", sw.URL())
+	return state.UpdateFacts(l.store, func(f *facts) { f.Artifacts = sw.URL() })
 }
 
 type runnable func(context.Context) error

@@ -10,165 +10,83 @@ import (
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
-	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
-// ProviderName is the local provider's name in state files and LAB_PROVIDER.
+// ProviderName is the local provider's name in requests and LAB_PROVIDER.
 const ProviderName = "local"
 
-// StepUp is the state step the daemon records when the lab is up.
-const StepUp = "up"
-
-// Provider runs local labs: the lab lives in a daemon (lab/cmd/cozylab-lab) that `Up` starts
-// and detaches once everything answers, and `Down` stops.
+// Provider runs a local lab: the skeleton provider.Lab with the local backend.
 type Provider struct {
-	// Lab is the lab's name; Root the state root (state.Root() when empty).
-	Lab, Root string
-	// RepoRoot is the checkout the daemon is built from (the module root).
-	RepoRoot string
+	provider.Lab
 }
 
-var _ provider.Provider = (*Provider)(nil)
+var (
+	_ provider.Provider = (*Provider)(nil)
+	_ provider.Platform = (*Provider)(nil)
+)
 
-// Name implements provider.Provider.
-func (p *Provider) Name() string { return ProviderName }
-
-// Dir is the lab's state directory.
-func (p *Provider) Dir() string { return filepath.Join(p.root(), p.Lab) }
-
-// root is Root, or the user's state root when Root is empty.
-func (p *Provider) root() string {
-	if p.Root != "" {
-		return p.Root
-	}
-	root, err := state.Root()
-	if err != nil {
-		return "" // p.open reports the same error
-	}
-	return root
+// New returns the provider of the local lab req under the state root.
+func New(root string, req state.Request) *Provider {
+	return &Provider{Lab: provider.Lab{Root: root, Request: req, Backend: backend{}}}
 }
 
-func (p *Provider) open() (*state.Store, error) {
-	if _, err := state.Root(); p.Root == "" && err != nil {
-		return nil, err
-	}
-	return state.Open(p.root(), p.Lab, ProviderName)
-}
+// transient are the lab directory's parts that live only as long as a daemon.
+var transient = []string{"run", "operator", "artifacts", "flux-storage"}
 
-// Kubeconfig implements provider.Provider.
-func (p *Provider) Kubeconfig() string { return filepath.Join(p.Dir(), "kubeconfig") }
+type backend struct{}
 
-// Up implements provider.Provider. A lab already up is left as is; one left behind by a killed
-// harness or a failure is removed first, then started afresh.
-func (p *Provider) Up(ctx context.Context, rep progress.Reporter) error {
-	store, err := p.open()
-	if err != nil {
-		return err
-	}
-	if id, ok := daemon.Recorded(store); ok && id.Running() && store.Done(StepUp) {
-		rep.Begin(fmt.Sprintf("Local lab %s", p.Lab)).Skip(fmt.Sprintf("already up (daemon pid %d)", id.Pid))
-		return nil
-	}
-	if store.Exists() {
-		step := rep.Begin(fmt.Sprintf("Removing what a previous lab:up of %s left", p.Lab))
-		if err := step.Done(p.teardown(ctx, store)); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(p.Dir(), 0o700); err != nil {
-		return fmt.Errorf("create lab directory: %w", err)
-	}
-	return daemon.Launch(ctx, p.RepoRoot, ProviderName, p.Dir(), rep)
-}
+// Check implements provider.Backend: the local lab needs nothing but Go and the binaries cache.
+func (backend) Check(state.Request) error { return nil }
 
-// Down implements provider.Provider: it stops the daemon (its children die with it), kills
-// whatever a killed daemon left, and removes the lab directory. The binaries cache stays.
-func (p *Provider) Down(ctx context.Context, rep progress.Reporter) error {
-	store, err := p.open()
-	if err != nil {
-		return err
-	}
-	step := rep.Begin(fmt.Sprintf("Removing local lab %s", p.Lab))
-	if _, err := os.Stat(p.Dir()); errors.Is(err, os.ErrNotExist) {
-		step.Skip("no such lab")
-		return nil
-	}
-	return step.Done(errors.Join(p.teardown(ctx, store), store.Remove()))
-}
-
-func (p *Provider) teardown(ctx context.Context, store *state.Store) error {
+// Clean implements provider.Backend: it stops every process that mentions the lab directory
+// (a daemon killed with SIGKILL takes its children along through Pdeathsig; these catch the
+// rest) and removes what lives only as long as a daemon. The control plane's directory (etcd's
+// data, credentials) stays for the next up; Down removes the whole lab directory after this.
+func (backend) Clean(ctx context.Context, store *state.Store, step progress.Step, _ bool) error {
 	var errs []error
-	if id, ok := daemon.Recorded(store); ok {
-		errs = append(errs, id.Terminate(ctx, 30*time.Second))
-	}
-	// A daemon killed with SIGKILL takes its children along (Pdeathsig); these catch the rest.
-	if _, err := process.Sweep(filepath.Join(p.Dir(), "run")); err != nil {
-		errs = append(errs, err)
-	}
-	left, err := process.FindMentioning(p.Dir())
+	left, err := process.FindMentioning(store.Dir())
 	errs = append(errs, err)
 	for _, r := range left {
 		if r.Pid == os.Getpid() {
 			continue
 		}
-		if id, err := process.Identify(r.Pid); err == nil {
-			errs = append(errs, id.Terminate(ctx, 5*time.Second))
-		}
+		step.Status("stopping %s (pid %d)", filepath.Base(r.Exe), r.Pid)
+		errs = append(errs, r.Identity().Terminate(ctx, 5*time.Second))
 	}
-	for _, sub := range []string{"run", "operator", "artifacts", "flux-storage"} {
-		errs = append(errs, os.RemoveAll(filepath.Join(p.Dir(), sub)))
+	for _, sub := range transient {
+		errs = append(errs, os.RemoveAll(filepath.Join(store.Dir(), sub)))
 	}
 	return errors.Join(errs...)
 }
 
-// Status implements provider.Provider.
-func (p *Provider) Status(ctx context.Context) (provider.Status, error) {
-	st := provider.Status{Name: p.Lab, Provider: ProviderName, Phase: "absent"}
-	store, err := p.open()
-	if err != nil || !store.Exists() {
-		return st, err
+// Describe implements provider.Backend: every process of the lab and the simulated nodes.
+func (backend) Describe(store *state.Store, st *provider.Status) {
+	procs, _ := process.Recorded(filepath.Join(store.Dir(), controlPlaneDirName))
+	latest := map[string]int{} // a restarted process (the operator) is shown once, as it runs now
+	for i, r := range procs {
+		latest[r.Name] = i
 	}
-	lab := store.Lab()
-	st.Created = lab.Created
-	id, ok := daemon.Recorded(store)
-	running := ok && id.Running()
-	st.Phase = "partial"
-	if running && store.Done(StepUp) {
-		st.Phase = "up"
-	}
-	st.Components = append(st.Components, provider.Component{Name: "lab daemon", Running: running,
-		Detail: fmt.Sprintf("pid %d, log %s", id.Pid, filepath.Join(p.Dir(), daemon.LogName))})
-	runs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "run-*"))
-	for _, run := range runs {
-		procs, _ := process.Recorded(run)
-		latest := map[string]int{} // a restarted process (the operator) is shown once, as it runs now
-		for i, r := range procs {
-			latest[r.Name] = i
+	for i, r := range procs {
+		if latest[r.Name] != i {
+			continue
 		}
-		for i, r := range procs {
-			if latest[r.Name] != i {
-				continue
-			}
-			st.Components = append(st.Components, provider.Component{Name: r.Name, Running: r.Running(),
-				Detail: fmt.Sprintf("pid %d, log %s", r.Pid, filepath.Join(run, r.Name+".log"))})
-		}
+		st.Components = append(st.Components, provider.Component{Name: r.Name, Running: r.Running(),
+			Detail: fmt.Sprintf("pid %d, log %s", r.Pid, filepath.Join(store.Dir(), controlPlaneDirName, r.Name+".log"))})
 	}
-	if reg := store.Value(KeyRegistry); reg != "" {
-		st.Components = append(st.Components, provider.Component{Name: "registry", Running: running, Detail: reg})
+	if f, _ := state.LoadFacts[facts](store); f.Registry != "" {
+		st.Components = append(st.Components, provider.Component{Name: "registry", Running: st.Phase == "up", Detail: f.Registry})
 	}
 	for _, n := range DefaultNodes {
 		st.Nodes = append(st.Nodes, provider.Node{Name: n.Name, Address: "kwok (simulated)", Role: "control-plane"})
 	}
-	return st, nil
 }
 
-// CollectLogs implements provider.Provider: the daemon's log and every process log of the
-// running lab (control plane, kwok, Flux, operator), each copy bounded by ctx.
-func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
-	logs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "*", "*.log"))
-	logs = append(logs, filepath.Join(p.Dir(), daemon.LogName))
+// CollectLogs implements provider.Backend: every process log of the lab (control plane, kwok,
+// Flux, operator), each copy bounded by ctx.
+func (backend) CollectLogs(ctx context.Context, store *state.Store, dir string) error {
+	logs, _ := filepath.Glob(filepath.Join(store.Dir(), controlPlaneDirName, "*.log"))
 	var errs []error
 	for _, l := range logs {
 		if ctx.Err() != nil {
@@ -179,21 +97,28 @@ func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
 	return errors.Join(errs...)
 }
 
-// Registry is the host:port of the lab's artifact registry, once the lab is up.
+// CanRunPlatform implements provider.Platform: the local lab runs the platform.
+func (p *Provider) CanRunPlatform() error { return nil }
+
+// Registry implements provider.Platform: the host:port of the lab's artifact registry.
 func (p *Provider) Registry() (string, error) {
-	store, err := p.open()
+	store, err := p.Open()
 	if err != nil {
 		return "", err
 	}
-	if r := store.Value(KeyRegistry); r != "" {
-		return r, nil
+	f, err := state.LoadFacts[facts](store)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("lab %s has no registry: it is not up (go run mage.go lab:up)", p.Lab)
+	if f.Registry == "" {
+		return "", fmt.Errorf("lab %s has no registry: it is not up (go run mage.go lab:up)", p.Request.Name)
+	}
+	return f.Registry, nil
 }
 
 // ClusterRegistry is Registry: the local cluster's controllers run on this machine.
 func (p *Provider) ClusterRegistry() (string, error) { return p.Registry() }
 
-// InstallerVariant is "hosted": the local operator reaches the API through its kubeconfig, and
+// OperatorVariant is "hosted": the local operator reaches the API through its kubeconfig, and
 // its Deployment (on a kwok node) needs no node-local endpoint.
-func (p *Provider) InstallerVariant() string { return "hosted" }
+func (p *Provider) OperatorVariant() string { return "hosted" }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,16 +21,28 @@ import (
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/state"
 )
 
-// harnessEnv makes the test binary act as a harness running lab:up on the state root it names
-// (TestMain), for TestKilledHarnessLeavesNothing to kill.
-const harnessEnv = "COZYLAB_TEST_LAB_ROOT"
+// Environment of the test binary acting as a harness (TestMain): it runs lab:up on the state
+// root harnessEnv names, writes each step it sees to the file journalEnv names ("begin\t<title>"
+// or "skip\t<title>"), and kills itself with SIGKILL when the step killAtEnv names begins.
+const (
+	harnessEnv = "COZYLAB_TEST_LAB_ROOT"
+	journalEnv = "COZYLAB_TEST_JOURNAL"
+	killAtEnv  = "COZYLAB_TEST_KILL_AT"
+)
 
 func TestMain(m *testing.M) {
 	if root := os.Getenv(harnessEnv); root != "" {
-		p := &Provider{Lab: "killed", Root: root, RepoRoot: "../.."}
-		if err := p.Up(context.Background(), progress.Discard); err != nil {
+		journal, err := os.OpenFile(os.Getenv(journalEnv), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		rep := killingReporter{journal: journal, killAt: os.Getenv(killAtEnv)}
+		if err := testLab(root).Up(context.Background(), rep); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -38,30 +51,103 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestKilledHarnessLeavesNothing kills the harness with SIGKILL in the middle of lab:up: the
-// daemon notices its lifeline closed and tears the lab down; the next lab:up converges, and
-// lab:down leaves nothing.
-func TestKilledHarnessLeavesNothing(t *testing.T) {
+func testLab(root string) *Provider {
+	return New(root, state.Request{Name: "killed", Provider: ProviderName, RepoRoot: "../.."})
+}
+
+// killingReporter journals every step and SIGKILLs its own process when killAt begins.
+type killingReporter struct {
+	journal *os.File
+	killAt  string
+}
+
+func (r killingReporter) Begin(title string) progress.Step {
+	fmt.Fprintf(r.journal, "begin\t%s\n", title)
+	if title == r.killAt {
+		_ = r.journal.Sync()
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal ends us
+	}
+	return journalStep{r.journal, title}
+}
+
+type journalStep struct {
+	journal *os.File
+	title   string
+}
+
+func (journalStep) Status(string, ...any) {}
+func (journalStep) Done(err error) error  { return err }
+func (s journalStep) Skip(string)         { fmt.Fprintf(s.journal, "skip\t%s\n", s.title) }
+
+// journal reads a harness's journal: the titles begun and those skipped, in order.
+func journal(t *testing.T, path string) (begun, skipped []string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		kind, title, _ := strings.Cut(line, "\t")
+		switch kind {
+		case "begin":
+			begun = append(begun, title)
+		case "skip":
+			skipped = append(skipped, title)
+		}
+	}
+	return begun, skipped
+}
+
+// TestKilledAtEachStepResumes kills the harness (SIGKILL) as each action of the local lab's
+// lab:up begins, one harness after the other on the same lab. Each killed harness's daemon
+// tears down what it runs; the next lab:up skips exactly the kept actions done before the kill
+// (named in its output) and runs everything else again; the last one converges, and lab:down
+// leaves no process and no directory.
+func TestKilledAtEachStepResumes(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	p := &Provider{Lab: "killed", Root: root, RepoRoot: "../.."}
+	p := testLab(root)
 	t.Cleanup(func() { _ = p.Down(context.WithoutCancel(ctx), progress.Discard) })
+	actions := (&lab{}).actions()
+	kept := func(upTo int) []string { // kept actions among actions[:upTo]
+		var out []string
+		for _, a := range actions[:upTo] {
+			if a.Kept() {
+				out = append(out, a.Name)
+			}
+		}
+		return out
+	}
+	for i := 1; i < len(actions); i++ {
+		killAt := actions[i].Name
+		path := filepath.Join(t.TempDir(), "journal")
+		harness := exec.Command(os.Args[0])
+		harness.Env = append(os.Environ(), harnessEnv+"="+root, journalEnv+"="+path, killAtEnv+"="+killAt)
+		out, err := harness.CombinedOutput()
+		require.Error(t, err, "the harness killed at %q exited by itself: %s", killAt, out)
+		begun, skipped := journal(t, path)
+		require.Contains(t, begun, killAt, "the harness never reached %q: %s", killAt, out)
+		// Kept actions done before the previous kill are skipped; the one the previous harness
+		// was killed at may have finished before its daemon noticed.
+		assert.Subset(t, skipped, kept(i-1), "kill at %q: kept actions before the last kill are skipped", killAt)
+		assert.Subset(t, kept(i), skipped, "kill at %q: only kept actions before it are skipped", killAt)
+		for _, a := range actions[:i] {
+			if !a.Kept() {
+				assert.Contains(t, begun, a.Name, "kill at %q: %q lives in the daemon and runs again", killAt, a.Name)
+			}
+		}
+		require.Eventually(t, func() bool { return len(labProcesses(t, p.Dir())) == 0 }, time.Minute, 100*time.Millisecond,
+			"the lab outlived its harness killed at %q: %v", killAt, labProcesses(t, p.Dir()))
+	}
 
-	harness := exec.Command(os.Args[0])
-	harness.Env = append(os.Environ(), harnessEnv+"="+root)
-	require.NoError(t, harness.Start())
-	// The middle of lab:up: the daemon runs the control plane, the lab is not up yet.
-	require.Eventually(t, func() bool {
-		logs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "*", "kube-apiserver.log"))
-		return len(logs) > 0
-	}, 3*time.Minute, 20*time.Millisecond, "the daemon never started the control plane")
-	require.NoError(t, harness.Process.Signal(syscall.SIGKILL))
-	_ = harness.Wait()
-
-	require.Eventually(t, func() bool { return len(labProcesses(t, p.Dir())) == 0 }, time.Minute, 100*time.Millisecond,
-		"the lab outlived its killed harness: %v", labProcesses(t, p.Dir()))
-
-	require.NoError(t, p.Up(ctx, progress.Discard), "the next lab:up converges")
+	rec := &progress.Recorder{}
+	require.NoError(t, p.Up(ctx, rec), "the next lab:up converges")
+	var skipped []string
+	for _, r := range rec.Records() {
+		if r.Outcome == progress.Skipped && r.Note == provider.SkipKept {
+			skipped = append(skipped, r.Title)
+		}
+	}
+	assert.Equal(t, kept(len(actions)), skipped, "every kept action is resumed, and named")
 	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig())
 	require.NoError(t, err)
 	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(ctx, metav1.ListOptions{})

@@ -38,8 +38,8 @@ import (
 	"github.com/cozylab/cozylab/packages"
 )
 
-// fluxCRDs is the operator's Flux CRD set, read from disk: lab/ may not import operator/.
-const fluxCRDs = "../../operator/flux/crds"
+// operatorFluxCRDs is the operator's Flux CRD set, read from disk: lab/ may not import operator/.
+const operatorFluxCRDs = "../../operator/flux/crds"
 
 var ociRepositories = sourcev1.GroupVersion.WithResource("ocirepositories")
 
@@ -52,7 +52,7 @@ func TestSourceControllerPullsThePackagesArtifact(t *testing.T) {
 	require.NoError(t, err, "get source-controller from the binaries cache (go run mage.go bins)")
 	cp := cptest.Start(t)
 	cfg := cp.RESTConfig()
-	cptest.InstallCRDFiles(t, cfg, filepath.Join(fluxCRDs, "*.yaml"))
+	cptest.InstallCRDFiles(t, cfg, filepath.Join(operatorFluxCRDs, "*.yaml"))
 	for _, ns := range []string{"flux-system", "cozy-registry-test"} {
 		_, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Create(ctx,
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})

@@ -1,26 +1,30 @@
-// Package provider is the contract every place a lab can run in implements: the local provider
-// (a real control plane as processes, nodes simulated by kwok, real Flux) and the QEMU provider
-// (Talos VMs, or Talos twins under TCG). The e2e pipeline and the lab:* targets talk only to this
-// interface, so the same pipeline runs on both.
+// Package provider is the contract every place a lab can run in implements — the local
+// provider (a real control plane as processes, nodes simulated by kwok, real Flux) and the
+// QEMU provider (Talos VMs, or Talos twins under TCG) — and the one skeleton they share.
 //
-// Up is idempotent and resumable: each provider records its steps in the lab's state (package
-// lab/state) as it goes, skips what is done, and a re-run after a failure or a killed harness
-// converges. Down works from the state alone, in reverse, joining every error, and removes the
-// state last.
+// A lab lives in a daemon (lab/daemon) that `Up` starts and detaches once the lab answers and
+// `Down` stops. Lab is the skeleton: it owns the state, the directory and up/down/status/
+// kubeconfig; a provider supplies a Backend (prerequisites, clean-up from the state alone,
+// status, logs) and the function its daemon runs, which builds the provider's ordered list of
+// named Actions in one place and runs them with RunActions. Kept actions (files, a network,
+// etcd's data) are resumed by a later `lab:up`; the others (processes, VMs) start again.
 package provider
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/state"
 )
 
-// Provider runs labs of one kind.
+// Provider runs one lab.
 type Provider interface {
-	// Name is "local" or "qemu".
+	// Name is the provider's name: "local" or "qemu".
 	Name() string
-	// Up brings the lab to a Kubernetes API that answers, reporting each step.
+	// Up brings the lab to a Kubernetes API that answers, reporting each step; it resumes
+	// what an earlier, interrupted Up left.
 	Up(ctx context.Context, rep progress.Reporter) error
 	// Down removes everything Up made except the binaries and image caches.
 	Down(ctx context.Context, rep progress.Reporter) error
@@ -32,11 +36,41 @@ type Provider interface {
 	CollectLogs(ctx context.Context, dir string) error
 }
 
+// Console is the ability to follow a node's serial console (the QEMU provider).
+type Console interface {
+	// Console copies node's serial log to w, following it until ctx ends.
+	Console(ctx context.Context, node string, w io.Writer) error
+}
+
+// Platform is the ability to run the platform: what the e2e pipeline needs beyond Provider.
+type Platform interface {
+	Provider
+	// CanRunPlatform says, before anything starts, whether the platform can run on this lab
+	// (nil) or why not, with what to do.
+	CanRunPlatform() error
+	// Registry is the host:port of the lab's artifact registry, as the harness reaches it.
+	Registry() (string, error)
+	// ClusterRegistry is the same registry as the cluster's nodes and in-cluster controllers
+	// reach it (the lab bridge's gateway on QEMU; the same address locally).
+	ClusterRegistry() (string, error)
+	// OperatorVariant is the installer chart's cozystackOperator.variant for this lab
+	// ("hosted" where the operator reaches the API through a kubeconfig, "talos" on Talos).
+	OperatorVariant() string
+}
+
+// RunFunc is what a provider's daemon runs: it brings the lab in store up (RunActions over the
+// provider's list), calls ready once it answers, and keeps it running until ctx ends; then it
+// stops what lives only as long as the daemon and returns. Kept results stay for the next up.
+type RunFunc func(ctx context.Context, store *state.Store, rep progress.Reporter, ready func() error) error
+
+// StepUp is recorded in the state once the daemon reported the lab ready.
+const StepUp = "up"
+
 // Status is what a lab is doing now.
 type Status struct {
 	Name     string
 	Provider string
-	// Phase is "absent", "partial" (some steps done) or "up".
+	// Phase is "absent", "partial" (some steps done, or the daemon is gone) or "up".
 	Phase string
 	Nodes []Node
 	// Components are the lab's processes or VMs and whether they run.

@@ -20,91 +20,79 @@ import (
 // Bounds of the cluster waits. Three twins under TCG share the host's cores, so every call is
 // slow; these are bounds on a healthy lab, not expected durations.
 var (
-	nodePoll    = flows.Poll{Interval: time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
-	clusterPoll = flows.Poll{Interval: 2 * time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
-	retryPoll   = flows.Poll{Interval: time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 10 * time.Second}
+	nodePoll    = condition.Poll{Interval: time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
+	clusterPoll = condition.Poll{Interval: 2 * time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
+	retryPoll   = condition.Poll{Interval: time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 10 * time.Second}
 )
 
-// kubernetesTimeout bounds the check that a client reaches the Kubernetes API on the VIP.
-const kubernetesTimeout = 3 * time.Minute
-
-// stepReporter shows a flows wait as the live status of a step.
-type stepReporter struct{ step progress.Step }
-
-func (r stepReporter) Waiting(cond string, reason error) { r.step.Status("%s: %v", cond, reason) }
-func (r stepReporter) Done(cond string)                  { r.step.Status("%s", cond) }
+// kubernetesPoll bounds the check that a client reaches the Kubernetes API on the VIP; the
+// client's own timeout (10 s) bounds each attempt.
+var kubernetesPoll = condition.Poll{Interval: 2 * time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 30 * time.Second}
 
 // waitForAPIs connects to every node's Talos API over the bridge, with the talosconfig's
 // client certificate, and waits for each to answer.
-func (l *lab) waitForAPIs(ctx context.Context) error {
-	step := l.Progress.Begin(fmt.Sprintf("Waiting for the Talos API of %d nodes", NodeCount))
+func (l *lab) waitForAPIs(ctx context.Context, step progress.Step) error {
 	for _, n := range l.configs.Nodes {
 		c, err := client.New(ctx, client.WithConfig(l.configs.Talosconfig), client.WithEndpoints(n.Address.String()))
 		if err != nil {
-			return step.Done(fmt.Errorf("create Talos client for %s: %w", n.Name, err))
+			return fmt.Errorf("create Talos client for %s: %w", n.Name, err)
 		}
 		l.clients = append(l.clients, c)
 	}
 	for i, n := range l.configs.Nodes {
 		step.Status("%s at %s (%d/%d answered)", n.Name, n.Address, i, NodeCount)
-		if err := flows.Wait(ctx, flows.APIReady(n.Name, l.clients[i]), nodePoll, stepReporter{step}); err != nil {
-			return step.Done(fmt.Errorf("%w; see %s", err, NodePaths(l.Dir, n.Name).Serial))
+		if err := condition.Wait(ctx, flows.APIReady(n.Name, l.clients[i]), nodePoll, condition.StepReporter(step)); err != nil {
+			return fmt.Errorf("%w; see %s", err, NodePaths(l.Dir, n.Name).Serial)
 		}
 	}
-	return step.Done(nil)
+	return nil
 }
 
 // bootstrap starts etcd on the first node, once.
-func (l *lab) bootstrap(ctx context.Context) error {
+func (l *lab) bootstrap(ctx context.Context, step progress.Step) error {
 	first := l.configs.Nodes[0].Name
-	step := l.Progress.Begin("Bootstrapping etcd on " + first)
-	return step.Done(flows.Bootstrap(ctx, first, l.clients[0], flows.BootstrapTiming{Ready: nodePoll, Retry: retryPoll}, stepReporter{step}))
+	step.Status("on %s", first)
+	return flows.Bootstrap(ctx, first, l.clients[0], flows.BootstrapTiming{Ready: nodePoll, Retry: retryPoll}, condition.StepReporter(step))
 }
 
 // waitForEtcd waits until etcd reports one voting member per node.
-func (l *lab) waitForEtcd(ctx context.Context) error {
-	step := l.Progress.Begin(fmt.Sprintf("Waiting for etcd to have %d members", NodeCount))
-	return step.Done(flows.Wait(ctx, flows.EtcdMembers(l.clients[0], NodeCount), clusterPoll, stepReporter{step}))
+func (l *lab) waitForEtcd(ctx context.Context, step progress.Step) error {
+	return condition.Wait(ctx, flows.EtcdMembers(l.clients[0], NodeCount), clusterPoll, condition.StepReporter(step))
 }
 
 // fetchKubeconfig writes the admin kubeconfig (0600) to the lab directory.
-func (l *lab) fetchKubeconfig(ctx context.Context) error {
+func (l *lab) fetchKubeconfig(ctx context.Context, step progress.Step) error {
 	first := l.configs.Nodes[0].Name
-	step := l.Progress.Begin("Fetching the kubeconfig from " + first)
-	raw, err := flows.Kubeconfig(ctx, first, l.clients[0], clusterPoll, stepReporter{step})
+	step.Status("from %s", first)
+	raw, err := flows.Kubeconfig(ctx, first, l.clients[0], clusterPoll, condition.StepReporter(step))
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
-	return step.Done(writeFile(filepath.Join(l.Dir, "kubeconfig"), raw))
+	return writeFile(filepath.Join(l.Dir, "kubeconfig"), raw)
 }
 
 // checkKubernetes waits until a client-go client, with nothing but the kubeconfig, gets the
 // server version and lists namespaces through the VIP across the lab bridge.
-func (l *lab) checkKubernetes(ctx context.Context) error {
-	step := l.Progress.Begin(fmt.Sprintf("Checking the Kubernetes API on the VIP %s", l.plan.VIP))
-	cond, err := KubernetesAnswers(filepath.Join(l.Dir, "kubeconfig"))
+func (l *lab) checkKubernetes(ctx context.Context, step progress.Step) error {
+	step.Status("VIP %s", l.plan.VIP)
+	var answer string
+	cond, err := KubernetesAnswers(filepath.Join(l.Dir, "kubeconfig"), &answer)
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
-	var detail string
-	check := cond.Check
-	cond.Check = func(ctx context.Context) (bool, string, error) {
-		ok, d, err := check(ctx)
-		detail = d
-		return ok, d, err
-	}
-	if err := step.Done(condition.Poll(ctx, step, cond, 2*time.Second, kubernetesTimeout)); err != nil {
+	if err := condition.Wait(ctx, cond, kubernetesPoll, condition.StepReporter(step)); err != nil {
 		return err
 	}
 	// The answer itself (version, namespaces), on a line of its own like the accelerator's.
-	l.Progress.Begin(fmt.Sprintf("Kubernetes API on https://%s:6443", l.plan.VIP)).Skip(detail)
+	l.Progress.Begin(fmt.Sprintf("Kubernetes API on https://%s:6443", l.plan.VIP)).Skip(answer)
 	return nil
 }
 
 // KubernetesAnswers is the condition that the API server named in kubeconfig tells its
 // version and lists namespaces, among them "default", which the API server creates itself once
-// its bootstrap hooks ran.
-func KubernetesAnswers(kubeconfig string) (condition.Condition, error) {
+// its bootstrap hooks ran. Once it holds, answer (when not nil) says what the server told:
+// "Kubernetes v1.35.4, 12 namespaces".
+func KubernetesAnswers(kubeconfig string, answer *string) (condition.Condition, error) {
 	raw, err := os.ReadFile(kubeconfig)
 	if err != nil {
 		return condition.Condition{}, fmt.Errorf("read kubeconfig: %w", err)
@@ -120,21 +108,24 @@ func KubernetesAnswers(kubeconfig string) (condition.Condition, error) {
 	}
 	return condition.Condition{
 		Name: "Kubernetes API at " + cfg.Host + " lists namespace default",
-		Check: func(ctx context.Context) (bool, string, error) {
+		Check: func(ctx context.Context) error {
 			v, err := cs.Discovery().ServerVersion()
 			if err != nil {
-				return false, err.Error(), nil
+				return fmt.Errorf("get server version: %w", err)
 			}
 			ns, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 			if err != nil {
-				return false, err.Error(), nil
+				return fmt.Errorf("list namespaces: %w", err)
 			}
 			for _, n := range ns.Items {
 				if n.Name == metav1.NamespaceDefault {
-					return true, fmt.Sprintf("Kubernetes %s, %d namespaces", v.GitVersion, len(ns.Items)), nil
+					if answer != nil {
+						*answer = fmt.Sprintf("Kubernetes %s, %d namespaces", v.GitVersion, len(ns.Items))
+					}
+					return nil
 				}
 			}
-			return false, fmt.Sprintf("Kubernetes %s answers; its bootstrap has not created namespace default yet", v.GitVersion), nil
+			return fmt.Errorf("the API server (Kubernetes %s) answers; its bootstrap has not created namespace default yet", v.GitVersion)
 		},
 	}, nil
 }

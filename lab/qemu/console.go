@@ -27,7 +27,7 @@ func (p *Provider) Console(ctx context.Context, node string, w io.Writer) error 
 	}
 	path := NodePaths(p.Dir(), node).Serial
 	if _, err := os.Stat(p.Dir()); err != nil {
-		return fmt.Errorf("lab %s does not exist (%v): run `go run mage.go lab:up`", p.Lab, err)
+		return fmt.Errorf("lab %s does not exist (%v): run `go run mage.go lab:up`", p.Request.Name, err)
 	}
 	tick := time.NewTicker(consoleInterval)
 	defer tick.Stop()

@@ -14,6 +14,7 @@ import (
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/seed"
 	"github.com/cozylab/cozylab/lab/qemu/twinimage"
@@ -23,26 +24,35 @@ import (
 	"github.com/cozylab/cozylab/talos/machineconfig"
 )
 
-// LabOptions configure RunLab.
-type LabOptions struct {
-	// Dir is the lab's state directory; Store its state.
-	Dir   string
-	Store *state.Store
-	// RepoRoot is the module root the twin agent is built from; image's default when empty.
-	RepoRoot string
-	// Cache provides etcd and kube-apiserver; the default cache when nil.
-	Cache *bincache.Cache
-	// Progress receives the steps.
-	Progress progress.Reporter
-	// Ready is called once the Kubernetes API answered, with the kubeconfig's path.
-	Ready func(kubeconfig string) error
-}
+// Names of the QEMU lab's actions. Kept ones outlive the daemon; the VMs and every Talos flow
+// after them run on each up (the flows are idempotent: a bootstrapped etcd is not bootstrapped
+// again).
+const (
+	ActionNetwork    = "Setting up the lab network"     // kept: bridge, taps, NAT
+	ActionRegistry   = "Starting the artifact registry" // in the daemon
+	ActionConfigs    = "Generating Talos configs"       // kept: secrets and talosconfig
+	ActionTalosImage = "Downloading the Talos image"    // kept (and cached)
+	ActionDisks      = "Writing node disks"             // kept
+	ActionTwinImage  = "Building the twin image"        // cached by digest
+	ActionSeeds      = "Writing NoCloud seeds"          // kept
+	ActionBoot       = "Booting VMs"
+	ActionAPIs       = "Waiting for the Talos API of every node"
+	ActionBootstrap  = "Bootstrapping etcd"
+	ActionEtcd       = "Waiting for every node to be an etcd member"
+	ActionKubeconfig = "Fetching the kubeconfig"
+	ActionKubernetes = "Checking the Kubernetes API on the VIP"
+)
 
-// lab is one run of RunLab: what the steps made so far, for the later steps and the teardown.
+// lab is one run of the QEMU lab's daemon: what the actions made so far, for the later actions
+// and the stop.
 type lab struct {
-	LabOptions
+	store *state.Store
+	req   state.QEMURequest
+	// Progress receives the steps; Dir is the lab's directory.
+	Progress progress.Reporter
+	Dir      string
 	name     string
-	image    string // NodeImageTwin or NodeImageTalos, as Up recorded it
+	cache    *bincache.Cache
 	plan     network.Plan
 	registry *registry.Registry
 	// clusterRegistry is the registry's address on the bridge, for the nodes.
@@ -58,84 +68,69 @@ type lab struct {
 	fail context.CancelCauseFunc
 }
 
-// RunLab brings the QEMU lab up, calls Ready, and keeps the VMs running until ctx ends; then it
-// stops them and removes the network. When a step fails it tears down what was made and
-// returns the error.
-func RunLab(ctx context.Context, o LabOptions) (err error) {
-	if o.Cache == nil {
-		o.Cache = &bincache.Cache{Progress: o.Progress}
+// Run is the QEMU lab's daemon (provider.RunFunc): it brings the lab up, calls ready once the
+// Kubernetes API answers through the VIP, and keeps the VMs running until ctx ends; then it
+// stops them and the registry. The network, secrets, disks and seeds stay for the next up;
+// lab:down removes them.
+func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready func() error) (err error) {
+	req := store.Request()
+	if req.QEMU == nil {
+		return fmt.Errorf("lab %s has no QEMU request: remove it with `LAB_NAME=%s go run mage.go lab:down`", req.Name, req.Name)
 	}
-	l := &lab{LabOptions: o, name: o.Store.Lab().Name, image: NodeImageTwin}
-	if o.Store.Value(KeyNodeImage) == NodeImageTalos {
-		l.image = NodeImageTalos
+	l := &lab{store: store, req: *req.QEMU, Progress: rep, Dir: store.Dir(), name: req.Name, cache: &bincache.Cache{Progress: rep}}
+	l.guest = Guest{Image: l.req.NodeImage, Accel: vm.TCG, MemoryMiB: l.req.MemoryMiB, CPUs: l.req.CPUs}
+	if l.req.KVM {
+		l.guest.Accel = vm.KVM
 	}
-	defer func() { err = errors.Join(err, l.teardown(context.WithoutCancel(ctx))) }()
+	rep.Begin("Accelerator: " + accelName(l.guest.Accel)).Skip(l.req.KVMReason)
+	title, why := nodeImageLine(l.req.NodeImage, l.talosOptions(), l.guest.Accel)
+	rep.Begin(title).Skip(why)
+	defer func() { err = errors.Join(err, l.stop(context.WithoutCancel(ctx))) }()
 	// Until the lab is up, a VM that ends (crash, power-off, reboot loop) fails the waits at
 	// once instead of at their bounds.
 	upCtx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	l.fail = fail
-	for _, action := range l.actions() {
-		if err := action(upCtx); err != nil {
-			if cause := context.Cause(upCtx); ctx.Err() == nil && cause != nil {
-				err = cause
-			}
-			if len(l.clients) > 0 && ctx.Err() == nil {
-				err = fmt.Errorf("%w (the nodes' service logs are saved in %s)", err, l.saveServiceLogs(context.WithoutCancel(ctx)))
-			}
-			return err
+	if err := provider.RunActions(upCtx, store, rep, l.actions()); err != nil {
+		if cause := context.Cause(upCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
 		}
+		if len(l.clients) > 0 && ctx.Err() == nil {
+			err = fmt.Errorf("%w (the nodes' service logs are saved in %s)", err, l.saveServiceLogs(context.WithoutCancel(ctx)))
+		}
+		return err
 	}
-	kubeconfig := filepath.Join(l.Dir, "kubeconfig")
-	if err := l.Ready(kubeconfig); err != nil {
+	if err := ready(); err != nil {
 		return err
 	}
 	<-ctx.Done()
 	return nil
 }
 
-// actions is the lab's pipeline, in order: the twin's image is built, a Talos image is
+// actions is the lab's bring-up, in order: the twin's image is built, or a Talos image is
 // downloaded and copied onto each node's disks.
-func (l *lab) actions() []func(context.Context) error {
-	actions := []func(context.Context) error{
-		l.chooseAccel,
-		l.setUpNetwork,
-		l.startRegistry,
-		l.generateConfigs,
+func (l *lab) actions() []provider.Action {
+	actions := []provider.Action{
+		{Name: ActionNetwork, Run: l.setUpNetwork, Keep: l.keepNetwork},
+		{Name: ActionRegistry, Run: l.startRegistry},
+		{Name: ActionConfigs, Run: l.generateConfigs, Keep: l.keepConfigs},
 	}
-	if l.image == NodeImageTalos {
-		actions = append(actions, l.downloadTalos, l.writeDisks)
+	if l.req.NodeImage == NodeImageTalos {
+		actions = append(actions,
+			provider.Action{Name: ActionTalosImage, Run: l.downloadTalos, Keep: l.keepTalosImage},
+			provider.Action{Name: ActionDisks, Run: l.writeDisks, Keep: l.keepDisks})
 	} else {
-		actions = append(actions, l.buildImage)
+		actions = append(actions, provider.Action{Name: ActionTwinImage, Run: l.buildImage})
 	}
 	return append(actions,
-		l.writeSeeds,
-		l.bootVMs,
-		l.waitForAPIs,
-		l.bootstrap,
-		l.waitForEtcd,
-		l.fetchKubeconfig,
-		l.checkKubernetes,
+		provider.Action{Name: ActionSeeds, Run: l.writeSeeds, Keep: l.keepSeeds},
+		provider.Action{Name: ActionBoot, Run: l.bootVMs},
+		provider.Action{Name: ActionAPIs, Run: l.waitForAPIs},
+		provider.Action{Name: ActionBootstrap, Run: l.bootstrap},
+		provider.Action{Name: ActionEtcd, Run: l.waitForEtcd},
+		provider.Action{Name: ActionKubeconfig, Run: l.fetchKubeconfig},
+		provider.Action{Name: ActionKubernetes, Run: l.checkKubernetes},
 	)
-}
-
-// chooseAccel uses KVM only when a probe guest reaches userspace under it, and says so.
-func (l *lab) chooseAccel(ctx context.Context) error {
-	step := l.Progress.Begin("Probing KVM")
-	kernel, err := FindKernel()
-	if err != nil {
-		return step.Done(err)
-	}
-	ok, why := vm.ProbeKVM(ctx, kernel, "")
-	step.Done(nil)
-	l.guest = Guest{Image: l.image, Kernel: kernel, Accel: vm.TCG}
-	if ok {
-		l.guest.Accel = vm.KVM
-	}
-	l.Progress.Begin(fmt.Sprintf("Accelerator: %s", accelName(l.guest.Accel))).Skip(why)
-	title, why := nodeImageLine(l.image, l.talosOptions(), l.guest.Accel)
-	l.Progress.Begin(title).Skip(why)
-	return l.Store.Set(map[string]string{KeyAccel: accelName(l.guest.Accel), KeyNodeImage: l.image})
 }
 
 func accelName(a vm.Accel) string {
@@ -146,69 +141,107 @@ func accelName(a vm.Accel) string {
 }
 
 // setUpNetwork plans the network, records the plan before anything exists, then creates it.
-func (l *lab) setUpNetwork(ctx context.Context) error {
-	step := l.Progress.Begin("Setting up the lab network")
+func (l *lab) setUpNetwork(ctx context.Context, step progress.Step) error {
 	subnet, err := network.ChooseSubnet(l.name)
 	if err != nil {
-		return step.Done(fmt.Errorf("%w (remove another lab with `LAB_NAME=<name> go run mage.go lab:down`)", err))
+		return fmt.Errorf("%w (remove another lab with `LAB_NAME=<name> go run mage.go lab:down`)", err)
 	}
 	plan, err := network.NewPlan(l.name, NodeCount, subnet)
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
-	prior, err := recordedChanges(l.Store)
-	if err != nil {
-		return step.Done(err)
-	}
-	if err := recordNetwork(l.Store, plan, prior); err != nil {
-		return step.Done(err)
+	if err := state.UpdateFacts(l.store, func(f *facts) { f.Network = &plan }); err != nil {
+		return err
 	}
 	step.Status("bridge %s on %s, VIP %s", plan.Bridge, plan.Subnet, plan.VIP)
 	changes, err := network.Up(ctx, plan)
 	// Recorded even on failure: Up may have switched forwarding on before it failed.
-	if rerr := recordNetwork(l.Store, plan, prior.Merge(changes)); rerr != nil {
-		return step.Done(errors.Join(err, rerr))
+	if rerr := state.UpdateFacts(l.store, func(f *facts) { f.HostChanges = f.HostChanges.Merge(changes) }); rerr != nil {
+		return errors.Join(err, rerr)
 	}
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
 	l.plan = plan
-	return step.Done(l.Store.MarkDone(StepNetwork))
+	return nil
 }
 
-// generateConfigs makes (or reloads) the secrets and writes the talosconfig.
-func (l *lab) generateConfigs(context.Context) error {
-	step := l.Progress.Begin(fmt.Sprintf("Generating Talos configs (%d control-plane nodes, endpoint https://%s:6443)", NodeCount, l.plan.VIP))
+// keepNetwork resumes the recorded network when its bridge, taps and NAT table still exist.
+func (l *lab) keepNetwork(context.Context) error {
+	f, err := state.LoadFacts[facts](l.store)
+	if err != nil {
+		return err
+	}
+	if f.Network == nil {
+		return errors.New("no network plan recorded")
+	}
+	if err := f.Network.Validate(); err != nil {
+		return err
+	}
+	st, err := network.Inspect(f.Network.Names)
+	if err != nil {
+		return err
+	}
+	if !st.Complete(*f.Network) {
+		return fmt.Errorf("the network of bridge %s is incomplete", f.Network.Bridge)
+	}
+	l.plan = *f.Network
+	return nil
+}
+
+// generateConfigs makes (or reloads) the secrets, generates the nodes' configs and writes the
+// talosconfig.
+func (l *lab) generateConfigs(context.Context, progress.Step) error {
+	if err := l.loadConfigs(); err != nil {
+		return err
+	}
+	if err := machineconfig.SaveTalosconfig(filepath.Join(l.Dir, "talosconfig"), l.configs.Talosconfig); err != nil {
+		return err
+	}
+	return state.UpdateFacts(l.store, func(f *facts) { f.ConfigRegistry = l.clusterRegistry })
+}
+
+// keepConfigs regenerates the configs in memory from the kept secrets (the same secrets, plan
+// and registry give the same configs), unless the registry moved since they were written.
+func (l *lab) keepConfigs(context.Context) error {
+	f, err := state.LoadFacts[facts](l.store)
+	if err != nil {
+		return err
+	}
+	if f.ConfigRegistry != l.clusterRegistry {
+		return fmt.Errorf("the registry moved from %s to %s", f.ConfigRegistry, l.clusterRegistry)
+	}
+	return l.loadConfigs()
+}
+
+func (l *lab) loadConfigs() error {
 	bundle, err := machineconfig.LoadOrCreateSecrets(filepath.Join(l.Dir, "secrets.yaml"))
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
 	patches, err := LabPatches(PatchValues(l.plan))
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
 	opts := ConfigOptions(l.plan, patches)
 	opts.HTTPRegistries = []string{l.clusterRegistry}
 	res, err := machineconfig.Generate(opts, bundle)
 	if err != nil {
-		return step.Done(err)
-	}
-	if err := machineconfig.SaveTalosconfig(filepath.Join(l.Dir, "talosconfig"), res.Talosconfig); err != nil {
-		return step.Done(err)
+		return err
 	}
 	l.configs = res
-	return step.Done(nil)
+	return nil
 }
 
 // buildImage builds (or reuses) the twin's initramfs with etcd and kube-apiserver.
-func (l *lab) buildImage(ctx context.Context) error {
-	bins, err := l.Cache.Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer)
+func (l *lab) buildImage(ctx context.Context, _ progress.Step) error {
+	bins, err := l.cache.Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer)
 	if err != nil {
 		return err
 	}
 	kernel, initrd, err := twinimage.Build(ctx, twinimage.Options{
 		EtcdPath: bins[bincache.Etcd], APIServerPath: bins[bincache.KubeAPIServer],
-		RepoRoot: l.RepoRoot, Reporter: l.Progress,
+		RepoRoot: l.store.Request().RepoRoot, Reporter: l.Progress,
 	})
 	if err != nil {
 		return err
@@ -218,18 +251,29 @@ func (l *lab) buildImage(ctx context.Context) error {
 }
 
 // writeSeeds writes each node's NoCloud seed: static address, gateway, machine config.
-func (l *lab) writeSeeds(context.Context) error {
-	step := l.Progress.Begin(fmt.Sprintf("Writing NoCloud seeds (%d nodes)", NodeCount))
+func (l *lab) writeSeeds(_ context.Context, step progress.Step) error {
+	step.Status("%d nodes", NodeCount)
 	for i, n := range l.configs.Nodes {
 		p := NodePaths(l.Dir, n.Name)
 		if err := os.MkdirAll(p.Dir, 0o700); err != nil {
-			return step.Done(fmt.Errorf("create node directory %s: %w", p.Dir, err))
+			return fmt.Errorf("create node directory %s: %w", p.Dir, err)
 		}
 		if err := seed.WriteFile(p.Seed, SeedConfig(l.plan, i, n.Config)); err != nil {
-			return step.Done(err)
+			return err
 		}
 	}
-	return step.Done(nil)
+	return nil
+}
+
+// keepSeeds resumes the seeds when every node's is still there (the configs they carry were
+// kept too, or this action would run again).
+func (l *lab) keepSeeds(context.Context) error {
+	for _, name := range NodeNames(NodeCount) {
+		if _, err := os.Stat(NodePaths(l.Dir, name).Seed); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SeedConfig is node i's seed: its hostname, the MAC its VM gets, its address on the lab
@@ -247,12 +291,12 @@ func SeedConfig(plan network.Plan, i int, machineConfig []byte) seed.Config {
 }
 
 // bootVMs starts every node's QEMU at once.
-func (l *lab) bootVMs(ctx context.Context) error {
+func (l *lab) bootVMs(ctx context.Context, step progress.Step) error {
 	first := NodeSpec(l.Dir, l.plan, 0, l.guest)
-	step := l.Progress.Begin(fmt.Sprintf("Booting VMs (%d nodes, %d MiB and %d vCPUs each, %s)", NodeCount, first.MemoryMiB, first.CPUs, accelName(l.guest.Accel)))
+	step.Status("%d nodes, %d MiB and %d vCPUs each, %s", NodeCount, first.MemoryMiB, first.CPUs, accelName(l.guest.Accel))
 	group, err := process.NewGroup(filepath.Join(l.Dir, "run", "vms"))
 	if err != nil {
-		return step.Done(err)
+		return err
 	}
 	l.group = group
 	l.machines = make([]*vm.Machine, NodeCount)
@@ -261,7 +305,7 @@ func (l *lab) bootVMs(ctx context.Context) error {
 	for i := range NodeCount {
 		wg.Go(func() {
 			l.machines[i], errs[i] = vm.Start(ctx, NodeSpec(l.Dir, l.plan, i, l.guest),
-				vm.Options{Group: group, PowerdownTimeout: powerdownTimeout(l.image)})
+				vm.Options{Group: group, PowerdownTimeout: powerdownTimeout(l.req.NodeImage)})
 		})
 	}
 	wg.Wait()
@@ -270,7 +314,7 @@ func (l *lab) bootVMs(ctx context.Context) error {
 			go l.watch(ctx, m)
 		}
 	}
-	return step.Done(errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 // watch fails the bring-up when m ends before it is over (ctx is the bring-up's context).
@@ -282,9 +326,10 @@ func (l *lab) watch(ctx context.Context, m *vm.Machine) {
 	}
 }
 
-// teardown stops the VMs (in parallel) and removes the network: what the daemon leaves when it
-// ends, so a harness killed before the detach leaves nothing running.
-func (l *lab) teardown(ctx context.Context) error {
+// stop stops the VMs (in parallel) and the registry: what lives only as long as the daemon,
+// so a harness killed before the detach leaves nothing running. The network stays for the
+// next up; lab:down removes it.
+func (l *lab) stop(ctx context.Context) error {
 	var errs []error
 	for _, c := range l.clients {
 		if c != nil {
@@ -307,9 +352,6 @@ func (l *lab) teardown(ctx context.Context) error {
 	}
 	if l.registry != nil {
 		errs = append(errs, l.registry.Close())
-	}
-	if l.Store.Done(StepNetwork) || l.Store.Value(KeyNetwork) != "" {
-		errs = append(errs, downNetwork(ctx, l.Store, l.name))
 	}
 	return errors.Join(errs...)
 }

@@ -8,24 +8,25 @@ import (
 	"path/filepath"
 
 	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/state"
 )
 
-// CollectLogs implements provider.Provider: every node's serial log (<node>-serial.log), the
-// QEMU logs of the run directory and the daemon's log, each copy bounded by ctx.
-func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
+// CollectLogs implements provider.Backend: every node's serial log (<node>-serial.log), its
+// service logs and the QEMU logs of the run directory, each copy bounded by ctx.
+func (backend) CollectLogs(ctx context.Context, store *state.Store, dir string) error {
+	labDir := store.Dir()
 	type log struct{ from, to string }
 	var logs []log
 	for _, name := range NodeNames(NodeCount) {
-		logs = append(logs, log{NodePaths(p.Dir(), name).Serial, name + "-serial.log"})
+		logs = append(logs, log{NodePaths(labDir, name).Serial, name + "-serial.log"})
 		for _, svc := range nodeServices {
-			logs = append(logs, log{filepath.Join(NodePaths(p.Dir(), name).Dir, svc+".log"), name + "-" + svc + ".log"})
+			logs = append(logs, log{filepath.Join(NodePaths(labDir, name).Dir, svc+".log"), name + "-" + svc + ".log"})
 		}
 	}
-	qemuLogs, _ := filepath.Glob(filepath.Join(p.Dir(), "run", "*", "*.log"))
+	qemuLogs, _ := filepath.Glob(filepath.Join(labDir, "run", "*", "*.log"))
 	for _, l := range qemuLogs {
 		logs = append(logs, log{l, "qemu-" + filepath.Base(l)})
 	}
-	logs = append(logs, log{p.daemonLog(), "daemon.log"})
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("collect logs: %w", err)
 	}

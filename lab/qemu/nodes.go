@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/lab/qemu/network"
+	"github.com/cozylab/cozylab/lab/qemu/talosimage"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/lab/state"
 )
@@ -93,6 +93,17 @@ type Guest struct {
 	Image          string
 	Kernel, Initrd string
 	Accel          vm.Accel
+	// MemoryMiB and CPUs size each node; the image's defaults (NodeSize) when zero.
+	MemoryMiB, CPUs int
+}
+
+// NodeSize is the default size of a node of image: a twin runs etcd and kube-apiserver under
+// TCG in NodeMemoryMiB; a real Talos node runs the platform's workloads too.
+func NodeSize(image string) (memoryMiB, cpus int) {
+	if image == NodeImageTalos {
+		return TalosMemoryMiB, TalosCPUs
+	}
+	return NodeMemoryMiB, NodeCPUs
 }
 
 // NodeSpec is the VM of node i (0-based) of plan. A twin boots the kernel directly; a Talos
@@ -107,12 +118,17 @@ func NodeSpec(dir string, plan network.Plan, i int, g Guest) vm.Spec {
 		NIC:       &vm.NIC{Tap: plan.Nodes[i].Tap, MAC: vm.MAC(plan.Lab, name)},
 		SerialLog: p.Serial, QMPSocket: p.QMP, Pidfile: p.Pidfile,
 	}
+	s.MemoryMiB, s.CPUs = NodeSize(g.Image)
+	if g.MemoryMiB > 0 {
+		s.MemoryMiB = g.MemoryMiB
+	}
+	if g.CPUs > 0 {
+		s.CPUs = g.CPUs
+	}
 	if g.Image == NodeImageTalos {
-		s.MemoryMiB, s.CPUs = TalosMemoryMiB, TalosCPUs
 		s.Disk, s.DataDisk = p.SystemDisk, p.DataDisk
 		return s
 	}
-	s.MemoryMiB, s.CPUs = NodeMemoryMiB, NodeCPUs
 	s.Kernel, s.Initrd, s.Append = g.Kernel, g.Initrd, twinAppend
 	return s
 }
@@ -142,41 +158,32 @@ func runningQEMU(pidfile string) (int, error) {
 	return pid, nil
 }
 
+// facts is what the QEMU lab records in its state as it goes.
+type facts struct {
+	// Network is the lab's network plan, recorded before anything of it exists; HostChanges
+	// is what it changed on the host (forwarding), for Down to restore.
+	Network     *network.Plan       `json:"network,omitempty"`
+	HostChanges network.HostChanges `json:"hostChanges,omitzero"`
+	// Registry is the artifact registry's address on 127.0.0.1 (the harness pushes there);
+	// ClusterRegistry the same registry on the bridge's gateway (the nodes pull there);
+	// ConfigRegistry the one the machine configs name.
+	Registry        string `json:"registry,omitempty"`
+	ClusterRegistry string `json:"clusterRegistry,omitempty"`
+	ConfigRegistry  string `json:"configRegistry,omitempty"`
+	// TalosImage is the cached Talos image the disks were written from.
+	TalosImage *talosimage.Image `json:"talosImage,omitempty"`
+}
+
 // recordedPlan reads the network plan from the state.
 func recordedPlan(store *state.Store) (network.Plan, error) {
-	var plan network.Plan
-	raw := store.Value(KeyNetwork)
-	if raw == "" {
-		return plan, errors.New("the lab has no network plan yet")
-	}
-	if err := json.Unmarshal([]byte(raw), &plan); err != nil {
-		return plan, fmt.Errorf("read the network plan of lab %s: %w", store.Lab().Name, err)
-	}
-	return plan, plan.Validate()
-}
-
-// recordedChanges reads what the lab's network changed on the host.
-func recordedChanges(store *state.Store) (network.HostChanges, error) {
-	var c network.HostChanges
-	if raw := store.Value(KeyHostChanges); raw != "" {
-		if err := json.Unmarshal([]byte(raw), &c); err != nil {
-			return c, fmt.Errorf("read the host changes of lab %s: %w", store.Lab().Name, err)
-		}
-	}
-	return c, nil
-}
-
-// recordNetwork saves the plan and host changes as state values.
-func recordNetwork(store *state.Store, plan network.Plan, changes network.HostChanges) error {
-	p, err := json.Marshal(plan)
+	f, err := state.LoadFacts[facts](store)
 	if err != nil {
-		return fmt.Errorf("encode the network plan: %w", err)
+		return network.Plan{}, err
 	}
-	c, err := json.Marshal(changes)
-	if err != nil {
-		return fmt.Errorf("encode the host changes: %w", err)
+	if f.Network == nil {
+		return network.Plan{}, errors.New("the lab has no network plan yet")
 	}
-	return store.Set(map[string]string{KeyNetwork: string(p), KeyHostChanges: string(c)})
+	return *f.Network, f.Network.Validate()
 }
 
 // downNetwork removes the lab's network: by the recorded names, or derived from the lab name
@@ -186,11 +193,11 @@ func downNetwork(ctx context.Context, store *state.Store, lab string) error {
 	if err != nil {
 		return err
 	}
-	if plan, err := recordedPlan(store); err == nil {
-		names = plan.Names
+	f, err := state.LoadFacts[facts](store)
+	if f.Network != nil {
+		names = f.Network.Names
 	}
-	changes, err := recordedChanges(store)
-	return errors.Join(err, network.Down(ctx, names, changes), store.Undo(StepNetwork))
+	return errors.Join(err, network.Down(ctx, names, f.HostChanges), store.Undo(ActionNetwork))
 }
 
 // nodeAddress is node i's address with the subnet's length, as the seed and config want it.

@@ -21,8 +21,10 @@ import (
 
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/daemon"
+	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
+	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/machineconfig"
 )
@@ -49,8 +51,8 @@ func TestProviderUpDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), labBound)
 	defer cancel()
 
-	p := &Provider{Lab: fmt.Sprintf("qit%d", os.Getpid()%10000), Root: t.TempDir(), RepoRoot: repo}
-	names, err := network.NamesFor(p.Lab)
+	p := testLab(t, "qit", repo)
+	names, err := network.NamesFor(p.Request.Name)
 	require.NoError(t, err)
 	dir := p.Dir()
 	t.Cleanup(func() {
@@ -88,18 +90,20 @@ func TestProviderUpDown(t *testing.T) {
 	defer c.Close()
 	require.NoError(t, flows.EtcdMembers(c, 3).Check(ctx), "etcd has three members, as srv2 sees it")
 
-	answers, err := KubernetesAnswers(p.Kubeconfig())
+	var answer string
+	answers, err := KubernetesAnswers(p.Kubeconfig(), &answer)
 	require.NoError(t, err)
-	ok, detail, err := answers.Check(ctx)
-	require.NoError(t, err)
-	require.True(t, ok, detail)
+	require.NoError(t, answers.Check(ctx))
+	assert.Contains(t, answer, "namespaces")
 
 	// The artifact registry serves on the bridge's gateway, where the nodes reach it; on the
 	// twin the e2e pipeline is refused at its push.
-	store, err := p.open()
+	store, err := p.Open()
+	require.NoError(t, err)
+	f, err := state.LoadFacts[facts](store)
 	require.NoError(t, err)
 	direct := &http.Client{Transport: &http.Transport{}} // no proxy for the bridge
-	resp, err := direct.Get("http://" + store.Value(KeyClusterRegistry) + "/v2/")
+	resp, err := direct.Get("http://" + f.ClusterRegistry + "/v2/")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	require.NoError(t, resp.Body.Close())
@@ -123,13 +127,13 @@ func TestDownAfterTheDaemonWasKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), labBound)
 	defer cancel()
 
-	p := &Provider{Lab: fmt.Sprintf("qkd%d", os.Getpid()%10000), Root: t.TempDir(), RepoRoot: repo}
-	names, err := network.NamesFor(p.Lab)
+	p := testLab(t, "qkd", repo)
+	names, err := network.NamesFor(p.Request.Name)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, p.Down(context.Background(), progress.Discard)) })
 	require.NoError(t, p.Up(ctx, progress.Discard))
 
-	store, err := p.open()
+	store, err := p.Open()
 	require.NoError(t, err)
 	id, ok := daemon.Recorded(store)
 	require.True(t, ok)
@@ -147,32 +151,55 @@ func TestDownAfterTheDaemonWasKilled(t *testing.T) {
 	assert.NoDirExists(t, p.Dir())
 }
 
+// testLab is a twin lab named prefix<pid> under a temporary root, as the edge would decide it
+// here (no KVM: TCG).
+func testLab(t *testing.T, prefix, repo string) *Provider {
+	t.Helper()
+	mem, cpus := NodeSize(NodeImageTwin)
+	return New(t.TempDir(), state.Request{Name: fmt.Sprintf("%s%d", prefix, os.Getpid()%10000), Provider: ProviderName, RepoRoot: repo,
+		QEMU: &state.QEMURequest{NodeImage: NodeImageTwin, KVMReason: "not probed in this test", MemoryMiB: mem, CPUs: cpus}})
+}
+
 // A harness that gives up in the middle of Up (here: its context ends while the nodes boot)
-// leaves nothing running: the daemon loses its lifeline and tears the lab down; Down then
-// removes the state.
-func TestInterruptedUpLeavesNothingRunning(t *testing.T) {
+// leaves no VM running: the daemon loses its lifeline and stops them. The network, secrets and
+// seeds stay, and the next Up resumes them (its output names them as kept), boots the VMs
+// again and converges; Down then leaves nothing.
+func TestInterruptedUpResumes(t *testing.T) {
 	requireHost(t)
 	repo, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), labBound)
 	defer cancel()
 
-	p := &Provider{Lab: fmt.Sprintf("qik%d", os.Getpid()%10000), Root: t.TempDir(), RepoRoot: repo}
-	names, err := network.NamesFor(p.Lab)
+	p := testLab(t, "qik", repo)
+	names, err := network.NamesFor(p.Request.Name)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, p.Down(context.Background(), progress.Discard)) })
 
 	upCtx, interrupt := context.WithCancel(ctx)
-	rep := cancelAt{Reporter: &progress.Recorder{}, prefix: "Waiting for the Talos API", cancel: interrupt}
+	rep := cancelAt{Reporter: &progress.Recorder{}, prefix: ActionAPIs, cancel: interrupt}
 	require.Error(t, p.Up(upCtx, rep))
 
 	noQEMUIn(t, p.Dir())
 	left, err := network.Inspect(names)
 	require.NoError(t, err)
-	assert.True(t, left.Empty(), "the daemon removed its network: %+v", left)
-	assert.DirExists(t, p.Dir(), "the state stays for down")
+	assert.False(t, left.Empty(), "the network is kept for the next up")
+
+	rec := &progress.Recorder{}
+	require.NoError(t, p.Up(ctx, rec), "the next up converges")
+	var kept []string
+	for _, r := range rec.Records() {
+		if r.Outcome == progress.Skipped && r.Note == provider.SkipKept {
+			kept = append(kept, r.Title)
+		}
+	}
+	assert.Equal(t, []string{ActionNetwork, ActionConfigs, ActionSeeds}, kept, "what outlives the daemon is resumed, and named")
 
 	require.NoError(t, p.Down(ctx, progress.Discard))
+	noQEMUIn(t, p.Dir())
+	left, err = network.Inspect(names)
+	require.NoError(t, err)
+	assert.True(t, left.Empty(), "lab network left: %+v", left)
 	assert.NoDirExists(t, p.Dir())
 }
 

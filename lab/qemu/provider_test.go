@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
@@ -76,40 +75,36 @@ func TestNodeSpecIsAValidTwinVM(t *testing.T) {
 	}
 }
 
-func TestNetworkRecordRoundTrips(t *testing.T) {
-	store, err := state.Open(t.TempDir(), "qtest", ProviderName)
+func qtest(t *testing.T) (*Provider, *state.Store) {
+	t.Helper()
+	req := state.Request{Name: "qtest", Provider: ProviderName, QEMU: &state.QEMURequest{NodeImage: NodeImageTwin}}
+	p := New(t.TempDir(), req)
+	store, err := state.Create(p.Root, req)
 	require.NoError(t, err)
-	_, err = recordedPlan(store)
+	return p, store
+}
+
+func TestNetworkRecordRoundTrips(t *testing.T) {
+	_, store := qtest(t)
+	_, err := recordedPlan(store)
 	require.Error(t, err, "no plan before setUpNetwork")
 
 	plan := testPlan(t)
-	require.NoError(t, recordNetwork(store, plan, network.HostChanges{EnabledForwarding: true}))
-	reopened, err := state.Open(filepath.Dir(store.Dir()), "qtest", ProviderName)
+	require.NoError(t, state.UpdateFacts(store, func(f *facts) {
+		f.Network, f.HostChanges = &plan, network.HostChanges{EnabledForwarding: true}
+	}))
+	reopened, err := state.Open(store.Root(), "qtest")
 	require.NoError(t, err)
 	got, err := recordedPlan(reopened)
 	require.NoError(t, err)
 	assert.Equal(t, plan, got)
-	changes, err := recordedChanges(reopened)
+	f, err := state.LoadFacts[facts](reopened)
 	require.NoError(t, err)
-	assert.True(t, changes.EnabledForwarding)
-}
-
-func TestDaemonIdentityRoundTrips(t *testing.T) {
-	store, err := state.Open(t.TempDir(), "qtest", ProviderName)
-	require.NoError(t, err)
-	_, ok := daemon.Recorded(store)
-	assert.False(t, ok)
-	require.NoError(t, daemon.Record(store))
-	id, ok := daemon.Recorded(store)
-	require.True(t, ok)
-	self, err := process.Identify(os.Getpid())
-	require.NoError(t, err)
-	assert.Equal(t, self, id)
-	assert.True(t, id.Running())
+	assert.True(t, f.HostChanges.EnabledForwarding)
 }
 
 func TestStatusOfAnAbsentLab(t *testing.T) {
-	p := &Provider{Lab: "qtest", Root: t.TempDir()}
+	p := New(t.TempDir(), state.Request{Name: "qtest", Provider: ProviderName})
 	st, err := p.Status(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "absent", st.Phase)
@@ -117,10 +112,9 @@ func TestStatusOfAnAbsentLab(t *testing.T) {
 }
 
 func TestStatusOfAPartialLabListsPlannedNodes(t *testing.T) {
-	p := &Provider{Lab: "qtest", Root: t.TempDir()}
-	store, err := p.open()
-	require.NoError(t, err)
-	require.NoError(t, recordNetwork(store, testPlan(t), network.HostChanges{}))
+	p, store := qtest(t)
+	plan := testPlan(t)
+	require.NoError(t, state.UpdateFacts(store, func(f *facts) { f.Network = &plan }))
 	st, err := p.Status(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "partial", st.Phase)
@@ -133,11 +127,11 @@ func TestStatusOfAPartialLabListsPlannedNodes(t *testing.T) {
 }
 
 func TestCollectLogsCopiesSerialAndDaemonLogs(t *testing.T) {
-	p := &Provider{Lab: "qtest", Root: t.TempDir()}
+	p, _ := qtest(t)
 	serial := NodePaths(p.Dir(), "srv2").Serial
 	require.NoError(t, os.MkdirAll(filepath.Dir(serial), 0o700))
 	require.NoError(t, os.WriteFile(serial, []byte("cozylab-twin: agent: starting\n"), 0o600))
-	require.NoError(t, os.WriteFile(p.daemonLog(), []byte("daemon\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(p.Dir(), daemon.LogName), []byte("daemon\n"), 0o600))
 
 	out := t.TempDir()
 	require.NoError(t, p.CollectLogs(context.Background(), out))
@@ -180,7 +174,7 @@ func TestConsoleFollowsTheSerialLog(t *testing.T) {
 }
 
 func TestConsoleRefusesAnUnknownNode(t *testing.T) {
-	p := &Provider{Lab: "qtest", Root: t.TempDir()}
+	p, _ := qtest(t)
 	err := p.Console(context.Background(), "node-9", &bytes.Buffer{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "srv1, srv2, srv3")

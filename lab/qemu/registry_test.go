@@ -11,37 +11,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cozylab/cozylab/internal/progress"
-	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
-// e2eTarget is what e2e.Target adds to provider.Provider (e2e/pipeline.go; this package may
-// not import e2e).
-type e2eTarget interface {
-	Registry() (string, error)
-	ClusterRegistry() (string, error)
-	InstallerVariant() string
-}
-
-var _ e2eTarget = (*Provider)(nil)
-
 // The registry serves on 127.0.0.1 and on the gateway (here another loopback address), on the
 // same port, and both addresses are recorded.
 func TestStartRegistryListensOnLoopbackAndGateway(t *testing.T) {
-	store, err := state.Open(t.TempDir(), "qtest", ProviderName)
+	store, err := state.Create(t.TempDir(), state.Request{Name: "qtest", Provider: ProviderName})
 	require.NoError(t, err)
-	l := &lab{LabOptions: LabOptions{Store: store, Progress: progress.Discard}}
+	l := &lab{store: store, Progress: progress.Discard}
 	l.plan.Gateway = netip.MustParseAddr("127.0.0.2")
 	t.Cleanup(func() { assert.NoError(t, l.registry.Close()) })
 
-	require.NoError(t, l.startRegistry(context.Background()))
-	host, port, err := net.SplitHostPort(store.Value(KeyRegistry))
+	require.NoError(t, l.startRegistry(context.Background(), progress.Discard.Begin("")))
+	f, err := state.LoadFacts[facts](store)
+	require.NoError(t, err)
+	host, port, err := net.SplitHostPort(f.Registry)
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1", host)
-	assert.Equal(t, "127.0.0.2:"+port, store.Value(KeyClusterRegistry), "the same port on the gateway")
-	assert.Equal(t, l.clusterRegistry, store.Value(KeyClusterRegistry))
-	for _, addr := range []string{store.Value(KeyRegistry), store.Value(KeyClusterRegistry)} {
+	assert.Equal(t, "127.0.0.2:"+port, f.ClusterRegistry, "the same port on the gateway")
+	assert.Equal(t, l.clusterRegistry, f.ClusterRegistry)
+	for _, addr := range []string{f.Registry, f.ClusterRegistry} {
 		resp, err := http.Get("http://" + addr + "/v2/")
 		require.NoError(t, err, addr)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, addr)
@@ -68,32 +59,35 @@ func TestListenOnGatewayTakesAnotherPortWhenItsOwnIsTaken(t *testing.T) {
 }
 
 func TestRegistryOfATwinLabRefusesTheE2E(t *testing.T) {
-	p := &Provider{Lab: "qtest", Root: t.TempDir()}
-	store, err := p.open()
+	req := state.Request{Name: "qtest", Provider: ProviderName, QEMU: &state.QEMURequest{NodeImage: NodeImageTwin}}
+	p := New(t.TempDir(), req)
+	store, err := state.Create(p.Root, req)
 	require.NoError(t, err)
-	require.NoError(t, store.Set(map[string]string{KeyNodeImage: NodeImageTwin, KeyRegistry: "127.0.0.1:5000", KeyClusterRegistry: "10.213.7.1:5000"}))
+	require.NoError(t, state.UpdateFacts(store, func(f *facts) { f.Registry, f.ClusterRegistry = "127.0.0.1:5000", "10.213.7.1:5000" }))
 
 	_, err = p.Registry()
 	require.ErrorIs(t, err, ErrTwinE2E)
 	assert.Equal(t, "the twin image runs no kubelet, so the e2e pipeline needs LAB_NODE_IMAGE=talos on a KVM host; lab:up works", err.Error())
 	_, err = p.ClusterRegistry()
 	require.ErrorIs(t, err, ErrTwinE2E)
-	assert.Equal(t, "talos", p.InstallerVariant())
-
-	_, err = (&Provider{Lab: "absent", Root: t.TempDir()}).Registry()
-	require.ErrorIs(t, err, ErrTwinE2E, "a lab not up yet refuses by the requested image")
+	require.ErrorIs(t, p.CanRunPlatform(), ErrTwinE2E)
+	assert.Equal(t, "talos", p.OperatorVariant())
 }
 
 func TestRegistryOfATalosLab(t *testing.T) {
-	p := &Provider{Lab: "qtest", Root: t.TempDir(), NodeImage: NodeImageTalos}
+	req := state.Request{Name: "qtest", Provider: ProviderName, QEMU: &state.QEMURequest{NodeImage: NodeImageTalos}}
+	p := New(t.TempDir(), req)
+	require.NoError(t, p.CanRunPlatform())
 	_, err := p.Registry()
 	require.Error(t, err)
 	assert.Equal(t, "QEMU lab qtest has no artifact registry yet: run `go run mage.go lab:up`", err.Error())
 
-	store, err := p.open()
+	store, err := state.Create(p.Root, req)
 	require.NoError(t, err)
-	require.NoError(t, store.Set(map[string]string{KeyNodeImage: NodeImageTalos, KeyRegistry: "127.0.0.1:5000", KeyClusterRegistry: "10.213.7.1:5000"}))
-	require.NoError(t, recordNetwork(store, testPlan(t), network.HostChanges{}))
+	plan := testPlan(t)
+	require.NoError(t, state.UpdateFacts(store, func(f *facts) {
+		f.Registry, f.ClusterRegistry, f.Network = "127.0.0.1:5000", "10.213.7.1:5000", &plan
+	}))
 	reg, err := p.Registry()
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:5000", reg)

@@ -2,18 +2,20 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/qemu/talosimage"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
+	"github.com/cozylab/cozylab/lab/state"
 )
 
-// talosOptions are the Talos image options Up recorded, with defaults filled in. Up checked
-// them already, so an error here leaves them as recorded and Ensure reports it.
+// talosOptions are the Talos image options of the request, with defaults filled in. The edge
+// checked them already, so an error here leaves them as requested and Ensure reports it.
 func (l *lab) talosOptions() talosimage.Options {
-	o := recordedTalos(l.Store.Value)
+	o := talosOptions(l.req.Talos)
 	o.Progress = l.Progress
 	if withDefaults, err := o.WithDefaults(); err == nil {
 		return withDefaults
@@ -21,47 +23,69 @@ func (l *lab) talosOptions() talosimage.Options {
 	return o
 }
 
-// recordedTalos reads the Talos image request from state values.
-func recordedTalos(value func(string) string) talosimage.Options {
-	return talosimage.Options{
-		Version: value(KeyTalosVersion), Schematic: value(KeyTalosSchematic), SHA256: value(KeyTalosPin),
-	}
+// talosOptions turns a request's Talos image into talosimage options.
+func talosOptions(t state.TalosImage) talosimage.Options {
+	return talosimage.Options{Version: t.Version, Schematic: t.Schematic, SHA256: t.SHA256}
 }
 
 // downloadTalos makes sure the Talos image is in the cache and records which one the nodes
 // boot, with its digest.
-func (l *lab) downloadTalos(ctx context.Context) error {
+func (l *lab) downloadTalos(ctx context.Context, _ progress.Step) error {
 	img, err := talosimage.Ensure(ctx, l.talosOptions())
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(img)
-	if err != nil {
-		return fmt.Errorf("encode the Talos image: %w", err)
-	}
 	l.talosImage = img.Path
-	return l.Store.Set(map[string]string{KeyTalosImage: string(raw)})
+	return state.UpdateFacts(l.store, func(f *facts) { f.TalosImage = &img })
+}
+
+// keepTalosImage resumes with the recorded image while its file is still in the cache.
+func (l *lab) keepTalosImage(context.Context) error {
+	f, err := state.LoadFacts[facts](l.store)
+	if err != nil {
+		return err
+	}
+	if f.TalosImage == nil {
+		return errors.New("no Talos image recorded")
+	}
+	if _, err := os.Stat(f.TalosImage.Path); err != nil {
+		return err
+	}
+	l.talosImage = f.TalosImage.Path
+	return nil
 }
 
 // writeDisks gives every node its own system disk (a sparse copy of the image, grown) and an
 // empty sparse data disk.
-func (l *lab) writeDisks(context.Context) error {
-	step := l.Progress.Begin(fmt.Sprintf("Writing node disks (%d nodes: %d GiB system, %d GiB data, sparse)",
-		NodeCount, talosimage.SystemDiskSize>>30, talosimage.DataDiskSize>>30))
+func (l *lab) writeDisks(_ context.Context, step progress.Step) error {
+	step.Status("%d nodes: %d GiB system, %d GiB data, sparse", NodeCount, talosimage.SystemDiskSize>>30, talosimage.DataDiskSize>>30)
 	for _, name := range NodeNames(NodeCount) {
 		p := NodePaths(l.Dir, name)
 		if err := os.MkdirAll(p.Dir, 0o700); err != nil {
-			return step.Done(fmt.Errorf("create node directory %s: %w", p.Dir, err))
+			return fmt.Errorf("create node directory %s: %w", p.Dir, err)
 		}
 		step.Status("%s: copying the image", name)
 		if err := talosimage.SystemDisk(l.talosImage, p.SystemDisk, talosimage.SystemDiskSize); err != nil {
-			return step.Done(err)
+			return err
 		}
 		if err := talosimage.DataDisk(p.DataDisk, talosimage.DataDiskSize); err != nil {
-			return step.Done(err)
+			return err
 		}
 	}
-	return step.Done(nil)
+	return nil
+}
+
+// keepDisks resumes the nodes' disks (and what Talos wrote on them) while they exist.
+func (l *lab) keepDisks(context.Context) error {
+	for _, name := range NodeNames(NodeCount) {
+		p := NodePaths(l.Dir, name)
+		for _, d := range []string{p.SystemDisk, p.DataDisk} {
+			if _, err := os.Stat(d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // nodeImageLine is the output line saying which image the nodes boot, and why.

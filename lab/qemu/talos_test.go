@@ -2,8 +2,6 @@ package qemu
 
 import (
 	"path/filepath"
-	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -67,73 +65,41 @@ func TestNodeImageLineSaysWhichImage(t *testing.T) {
 	assert.Contains(t, why, "Talos boots under TCG")
 }
 
-func TestUpRecordsTheTalosRequest(t *testing.T) {
-	t.Setenv(EnvTalosVersion, "v1.13.5")
-	t.Setenv(EnvTalosSchematic, "")
-	t.Setenv(EnvTalosSHA256, strings.Repeat("a", 64))
-
-	twin := &Provider{}
-	assert.Equal(t, map[string]string{KeyRepoRoot: "/repo", KeyNodeImage: NodeImageTwin}, twin.request("/repo"),
-		"the twin is the default and needs no Talos values")
-
-	talos := &Provider{NodeImage: NodeImageTalos, TalosSchematic: strings.Repeat("b", 64)}
-	assert.Equal(t, map[string]string{
-		KeyRepoRoot: "/repo", KeyNodeImage: NodeImageTalos,
-		KeyTalosVersion: "v1.13.5", KeyTalosSchematic: strings.Repeat("b", 64), KeyTalosPin: strings.Repeat("a", 64),
-	}, talos.request("/repo"), "fields first, then the environment")
-	assert.NoError(t, talos.checkTalos())
-
-	bad := &Provider{NodeImage: NodeImageTalos, TalosVersion: "latest"}
-	err := bad.checkTalos()
+func TestCheckRefusesABadTalosRequest(t *testing.T) {
+	req := state.Request{Name: "dev", Provider: ProviderName, QEMU: &state.QEMURequest{NodeImage: NodeImageTalos,
+		Talos: state.TalosImage{Version: "latest"}}}
+	_, err := talosOptions(req.QEMU.Talos).WithDefaults()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `Talos version "latest" is not a release such as v1.13.6 (LAB_TALOS_VERSION)`)
+	require.Error(t, backend{}.Check(req))
 }
 
-func TestRecordedTalosOptionsHaveDefaults(t *testing.T) {
-	store, err := state.Open(t.TempDir(), "qtest", ProviderName)
-	require.NoError(t, err)
-	require.NoError(t, store.Set(map[string]string{KeyNodeImage: NodeImageTalos, KeyTalosVersion: "v1.13.5"}))
-	l := &lab{LabOptions: LabOptions{Store: store}}
+func TestRequestedTalosOptionsHaveDefaults(t *testing.T) {
+	l := &lab{req: state.QEMURequest{NodeImage: NodeImageTalos, Talos: state.TalosImage{Version: "v1.13.5"}}}
 	o := l.talosOptions()
 	assert.Equal(t, "v1.13.5", o.Version)
 	assert.Equal(t, talosimage.EmptySchematic, o.Schematic)
 	assert.Equal(t, talosimage.DefaultBaseURL, o.BaseURL)
 }
 
-// The image picks the steps: the twin's image is built; a Talos image is downloaded and
-// copied onto disks. Everything else is the same list.
+// The image picks the actions: the twin's image is built; a Talos image is downloaded and
+// copied onto disks. Everything else is the same list, and the same actions are kept.
 func TestActionsDependOnTheNodeImage(t *testing.T) {
-	names := func(image string) []string {
-		var out []string
-		for _, a := range (&lab{image: image}).actions() {
-			name := runtime.FuncForPC(reflect.ValueOf(a).Pointer()).Name()
-			name = strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
-			out = append(out, name)
+	names := func(image string) (names, kept []string) {
+		for _, a := range (&lab{req: state.QEMURequest{NodeImage: image}}).actions() {
+			names = append(names, a.Name)
+			if a.Kept() {
+				kept = append(kept, a.Name)
+			}
 		}
-		return out
+		return names, kept
 	}
-	common := []string{"writeSeeds", "bootVMs", "waitForAPIs", "bootstrap", "waitForEtcd", "fetchKubeconfig", "checkKubernetes"}
-	start := []string{"chooseAccel", "setUpNetwork", "startRegistry", "generateConfigs"}
-	assert.Equal(t, append(append(append([]string{}, start...), "buildImage"), common...), names(NodeImageTwin))
-	assert.Equal(t, append(append(append([]string{}, start...), "downloadTalos", "writeDisks"), common...), names(NodeImageTalos))
-}
-
-func TestARunningLabOfAnotherImageIsNotReused(t *testing.T) {
-	assert.NoError(t, (&Provider{}).sameImage(NodeImageTalos), "LAB_NODE_IMAGE unset reuses any lab")
-	assert.NoError(t, (&Provider{NodeImage: NodeImageTalos}).sameImage(NodeImageTalos))
-	err := (&Provider{Lab: "dev", NodeImage: NodeImageTalos}).sameImage(NodeImageTwin)
-	require.Error(t, err)
-	assert.Equal(t, "QEMU lab dev is up with the twin image, not talos: remove it first with `LAB_NAME=dev go run mage.go lab:down`", err.Error())
-}
-
-func TestCheckE2EFollowsTheRunningLabThenTheRequest(t *testing.T) {
-	root := t.TempDir()
-	assert.ErrorIs(t, (&Provider{Lab: "a", Root: root}).CheckE2E(), ErrTwinE2E, "the twin is the default")
-	assert.NoError(t, (&Provider{Lab: "a", Root: root, NodeImage: NodeImageTalos}).CheckE2E())
-
-	p := &Provider{Lab: "b", Root: root}
-	store, err := p.open()
-	require.NoError(t, err)
-	require.NoError(t, store.Set(map[string]string{KeyNodeImage: NodeImageTalos}))
-	assert.NoError(t, p.CheckE2E(), "a Talos lab is up")
+	common := []string{ActionSeeds, ActionBoot, ActionAPIs, ActionBootstrap, ActionEtcd, ActionKubeconfig, ActionKubernetes}
+	start := []string{ActionNetwork, ActionRegistry, ActionConfigs}
+	twin, twinKept := names(NodeImageTwin)
+	assert.Equal(t, append(append(append([]string{}, start...), ActionTwinImage), common...), twin)
+	assert.Equal(t, []string{ActionNetwork, ActionConfigs, ActionSeeds}, twinKept, "files and the network are kept; processes and VMs are not")
+	talos, talosKept := names(NodeImageTalos)
+	assert.Equal(t, append(append(append([]string{}, start...), ActionTalosImage, ActionDisks), common...), talos)
+	assert.Equal(t, []string{ActionNetwork, ActionConfigs, ActionTalosImage, ActionDisks, ActionSeeds}, talosKept)
 }

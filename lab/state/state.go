@@ -1,7 +1,8 @@
 // Package state keeps a lab's state on disk: one versioned JSON file in the lab's own
 // directory, rewritten atomically (0600: it names secrets' paths and endpoints) after every
-// step that succeeds, so an interrupted `lab:up` resumes where it stopped and `lab:down` works
-// from the file alone, even after a partial failure.
+// action that succeeds. It holds the lab's Request (decided once, at the edge), the daemon
+// that runs the lab, the actions done, and the provider's own facts as typed JSON, so an
+// interrupted `lab:up` resumes where it stopped and `lab:down` works from the file alone.
 package state
 
 import (
@@ -16,7 +17,7 @@ import (
 )
 
 // Version is the state file format; a file of another version is refused with what to do.
-const Version = 1
+const Version = 2
 
 // FileName is the state file inside the lab directory.
 const FileName = "state.json"
@@ -25,14 +26,23 @@ var validName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 
 // Lab is the persisted state of one lab.
 type Lab struct {
-	Version  int       `json:"version"`
-	Name     string    `json:"name"`
-	Provider string    `json:"provider"`
-	Created  time.Time `json:"created"`
-	// Steps records each finished step and when it finished.
+	Version int       `json:"version"`
+	Request Request   `json:"request"`
+	Created time.Time `json:"created"`
+	// Daemon is the process that runs the lab, once it started.
+	Daemon *Daemon `json:"daemon,omitempty"`
+	// Steps records each finished action and when it finished.
 	Steps map[string]time.Time `json:"steps,omitempty"`
-	// Values are provider-specific facts (ports, pids, subnet, kubeconfig path), by key.
-	Values map[string]string `json:"values,omitempty"`
+	// Facts is the provider's own record (addresses, network plan, images), typed by the
+	// provider: see LoadFacts and UpdateFacts.
+	Facts json.RawMessage `json:"facts,omitempty"`
+}
+
+// Daemon identifies the lab's daemon process: a pid and its start time, so a recycled pid is
+// never taken for it.
+type Daemon struct {
+	Pid   int    `json:"pid"`
+	Start uint64 `json:"start"`
 }
 
 // Store reads and writes one lab's state. It is safe for concurrent use.
@@ -63,36 +73,65 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// Open loads the lab named name under root, or starts a new state for provider when there is
-// none. A lab that exists with another provider is refused, naming the command that removes it.
-func Open(root, name, provider string) (*Store, error) {
+// Open loads the lab named name under root. A lab that was never saved has a zero Request and
+// Exists reports false.
+func Open(root, name string) (*Store, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
+	}
+	if root == "" {
+		return nil, errors.New("open lab state: no state root given")
 	}
 	s := &Store{dir: filepath.Join(root, name)}
 	raw, err := os.ReadFile(s.path())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		s.lab = Lab{Version: Version, Name: name, Provider: provider, Created: time.Now().UTC()}
+		s.lab = Lab{Version: Version, Request: Request{Name: name}}
 		return s, nil
 	case err != nil:
 		return nil, fmt.Errorf("read lab state %s: %w", s.path(), err)
 	}
-	if err := json.Unmarshal(raw, &s.lab); err != nil {
+	var probe struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, fmt.Errorf("read lab state %s: %w (remove the directory %s to start over)", s.path(), err, s.dir)
 	}
-	if s.lab.Version != Version {
-		return nil, fmt.Errorf("lab %s has state version %d, this cozylab reads %d: run `go run mage.go lab:down` with the cozylab that created it, or remove %s",
-			name, s.lab.Version, Version, s.dir)
+	if probe.Version != Version {
+		return nil, fmt.Errorf("lab %s has state version %d, this cozylab reads %d: run `LAB_NAME=%s go run mage.go lab:down` with the cozylab that created it, or remove %s",
+			name, probe.Version, Version, name, s.dir)
 	}
-	if provider != "" && s.lab.Provider != provider {
-		return nil, fmt.Errorf("lab %s exists with provider %s, not %s: run `LAB_NAME=%s go run mage.go lab:down` first", name, s.lab.Provider, provider, name)
+	if err := json.Unmarshal(raw, &s.lab); err != nil {
+		return nil, fmt.Errorf("read lab state %s: %w (remove the directory %s to start over)", s.path(), err, s.dir)
 	}
 	return s, nil
 }
 
+// Create saves a new state for req, or checks that the existing one was made for the same
+// provider: a lab never changes provider (a different one is refused, naming the command that
+// removes the lab). The stored request is then replaced by req, whose Name must match.
+func Create(root string, req Request) (*Store, error) {
+	s, err := Open(root, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if s.Exists() && s.lab.Request.Provider != req.Provider {
+		return nil, fmt.Errorf("lab %s exists with provider %s, not %s: run `LAB_NAME=%s go run mage.go lab:down` first",
+			req.Name, s.lab.Request.Provider, req.Provider, req.Name)
+	}
+	return s, s.update(func(l *Lab) {
+		if l.Created.IsZero() {
+			l.Created = time.Now().UTC()
+		}
+		l.Request = req
+	})
+}
+
 // Dir is the lab's directory (logs, credentials, data).
 func (s *Store) Dir() string { return s.dir }
+
+// Root is the state root the lab's directory is in.
+func (s *Store) Root() string { return filepath.Dir(s.dir) }
 
 func (s *Store) path() string { return filepath.Join(s.dir, FileName) }
 
@@ -108,8 +147,19 @@ func (s *Store) Lab() Lab {
 	defer s.mu.Unlock()
 	l := s.lab
 	l.Steps = clone(s.lab.Steps)
-	l.Values = clone(s.lab.Values)
+	l.Facts = append(json.RawMessage(nil), s.lab.Facts...)
+	if s.lab.Daemon != nil {
+		d := *s.lab.Daemon
+		l.Daemon = &d
+	}
 	return l
+}
+
+// Request is the lab's request as saved.
+func (s *Store) Request() Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lab.Request
 }
 
 // Done reports whether step finished in an earlier run or this one.
@@ -130,28 +180,53 @@ func (s *Store) MarkDone(step string) error {
 	})
 }
 
-// Undo forgets step (its effect was torn down) and saves.
-func (s *Store) Undo(step string) error {
-	return s.update(func(l *Lab) { delete(l.Steps, step) })
-}
-
-// Value returns a provider fact.
-func (s *Store) Value(key string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lab.Values[key]
-}
-
-// Set records provider facts and saves.
-func (s *Store) Set(kv map[string]string) error {
+// Undo forgets steps (their effect is gone or must be made again) and saves.
+func (s *Store) Undo(steps ...string) error {
 	return s.update(func(l *Lab) {
-		if l.Values == nil {
-			l.Values = map[string]string{}
-		}
-		for k, v := range kv {
-			l.Values[k] = v
+		for _, step := range steps {
+			delete(l.Steps, step)
 		}
 	})
+}
+
+// SetDaemon records the lab's daemon (nil: none) and saves.
+func (s *Store) SetDaemon(d *Daemon) error {
+	return s.update(func(l *Lab) { l.Daemon = d })
+}
+
+// LoadFacts decodes the provider's facts into a value of type F; a lab with none gives F's
+// zero value.
+func LoadFacts[F any](s *Store) (F, error) {
+	var f F
+	s.mu.Lock()
+	raw := s.lab.Facts
+	s.mu.Unlock()
+	if len(raw) == 0 {
+		return f, nil
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return f, fmt.Errorf("read the facts of lab %s: %w", filepath.Base(s.dir), err)
+	}
+	return f, nil
+}
+
+// UpdateFacts changes the provider's facts with fn and saves.
+func UpdateFacts[F any](s *Store, fn func(*F)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var f F
+	if len(s.lab.Facts) > 0 {
+		if err := json.Unmarshal(s.lab.Facts, &f); err != nil {
+			return fmt.Errorf("read the facts of lab %s: %w", filepath.Base(s.dir), err)
+		}
+	}
+	fn(&f)
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encode the facts of lab %s: %w", filepath.Base(s.dir), err)
+	}
+	s.lab.Facts = raw
+	return s.save()
 }
 
 func (s *Store) update(fn func(*Lab)) error {

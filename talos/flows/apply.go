@@ -9,24 +9,26 @@ import (
 
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	"github.com/siderolabs/talos/pkg/machinery/client"
+
+	"github.com/cozylab/cozylab/internal/condition"
 )
 
 // ApplyPoll is talosctl's apply-config retry: every 250 ms for two minutes.
-var ApplyPoll = Poll{Interval: 250 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 10 * time.Second}
+var ApplyPoll = condition.Poll{Interval: 250 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 10 * time.Second}
 
 // ApplyInsecure sends cfg to a node in maintenance mode at endpoint (host or host:port).
 //
 // Only a node without a config answers without client certificates, so this is the one place an
 // insecure client is used. Like talosctl, it builds a fresh client per attempt and retries any
 // error: the node may still be booting its maintenance service.
-func ApplyInsecure(ctx context.Context, endpoint string, cfg []byte, p Poll, r Reporter) error {
-	return Wait(ctx, Condition{
+func ApplyInsecure(ctx context.Context, endpoint string, cfg []byte, p condition.Poll, r condition.Reporter) error {
+	return condition.Wait(ctx, condition.Condition{
 		Name: fmt.Sprintf("config applied to %s in maintenance mode", endpoint),
 		Check: func(ctx context.Context) error {
 			c, err := client.New(ctx, client.WithEndpoints(endpoint),
 				client.WithTLSConfig(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // maintenance mode has no trust yet
 			if err != nil {
-				return Permanent(fmt.Errorf("create insecure client for %s: %w", endpoint, err))
+				return condition.Permanent(fmt.Errorf("create insecure client for %s: %w", endpoint, err))
 			}
 
 			_, err = c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{

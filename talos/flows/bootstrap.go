@@ -10,18 +10,24 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	"github.com/siderolabs/talos/pkg/machinery/client"
 	"google.golang.org/grpc/codes"
+
+	"github.com/cozylab/cozylab/internal/condition"
 )
+
+// DefaultPoll suits a node booting in a VM: check twice a second for up to ten minutes, as
+// talosctl's bootstrap wait does.
+var DefaultPoll = condition.Poll{Interval: 500 * time.Millisecond, Timeout: 10 * time.Minute, AttemptTimeout: 2 * time.Second}
 
 // BootstrapPoll is talosctl's bootstrap retry: every 100 ms for two minutes (backoff's default
 // MaxDelay), each attempt bounded to 2 s.
-var BootstrapPoll = Poll{Interval: 100 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 2 * time.Second}
+var BootstrapPoll = condition.Poll{Interval: 100 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 2 * time.Second}
 
 // BootstrapTiming bounds the two phases of Bootstrap.
 type BootstrapTiming struct {
 	// Ready bounds the wait for the node to be up and etcd to be registered.
-	Ready Poll
+	Ready condition.Poll
 	// Retry bounds the Bootstrap calls themselves.
-	Retry Poll
+	Retry condition.Poll
 }
 
 // DefaultBootstrapTiming is talosctl's.
@@ -34,8 +40,8 @@ var DefaultBootstrapTiming = BootstrapTiming{Ready: DefaultPoll, Retry: Bootstra
 // sign that the node runs its installed system). If etcd already lists members, the cluster
 // was bootstrapped by an earlier run and nothing is done. Otherwise Bootstrap is retried on the
 // errors talosctl treats as transient, and any other error ends it.
-func Bootstrap(ctx context.Context, node string, c *client.Client, t BootstrapTiming, r Reporter) error {
-	if err := WaitAll(ctx, []Condition{APIReady(node, c), ServiceRegistered(node, c, "etcd")}, t.Ready, r); err != nil {
+func Bootstrap(ctx context.Context, node string, c *client.Client, t BootstrapTiming, r condition.Reporter) error {
+	if err := condition.WaitAll(ctx, []condition.Condition{APIReady(node, c), ServiceRegistered(node, c, "etcd")}, t.Ready, r); err != nil {
 		return fmt.Errorf("bootstrap etcd on %s: %w", node, err)
 	}
 
@@ -43,12 +49,12 @@ func Bootstrap(ctx context.Context, node string, c *client.Client, t BootstrapTi
 		return nil
 	}
 
-	err := Wait(ctx, Condition{
+	err := condition.Wait(ctx, condition.Condition{
 		Name: fmt.Sprintf("etcd bootstrapped on %s", node),
 		Check: func(ctx context.Context) error {
 			err := c.Bootstrap(ctx, &machine.BootstrapRequest{})
 			if err != nil && !TransientBootstrapError(err) {
-				return Permanent(err)
+				return condition.Permanent(err)
 			}
 
 			return err

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/siderolabs/talos/pkg/machinery/client"
+
+	"github.com/cozylab/cozylab/internal/condition"
 )
 
 // Node is a control-plane node and a client bound to it alone.
@@ -21,8 +23,8 @@ type Node struct {
 // default cluster checks run them (pkg/cluster/check/default.go), re-implemented on machinery:
 // etcd healthy on every node, etcd has one member per node, members consistent across nodes and
 // all of them control-plane nodes, then apid and kubelet healthy everywhere.
-func ControlPlaneChecks(nodes []Node) []Condition {
-	var out []Condition
+func ControlPlaneChecks(nodes []Node) []condition.Condition {
+	var out []condition.Condition
 
 	for _, n := range nodes {
 		out = append(out, ServiceHealthy(n.Name, n.Client, "etcd"))
@@ -44,8 +46,8 @@ func ControlPlaneChecks(nodes []Node) []Condition {
 }
 
 // EtcdMembersConsistent holds when every node reports the same etcd voting members.
-func EtcdMembersConsistent(nodes []Node) Condition {
-	return Condition{
+func EtcdMembersConsistent(nodes []Node) condition.Condition {
+	return condition.Condition{
 		Name: "etcd members are consistent across nodes",
 		Check: func(ctx context.Context) error {
 			var first []string
@@ -75,12 +77,12 @@ func EtcdMembersConsistent(nodes []Node) Condition {
 
 // EtcdMembersAreControlPlane holds when every etcd voting member is one of nodes: a member
 // that is not is a leftover of an earlier cluster and would hold quorum hostage.
-func EtcdMembersAreControlPlane(nodes []Node) Condition {
-	return Condition{
+func EtcdMembersAreControlPlane(nodes []Node) condition.Condition {
+	return condition.Condition{
 		Name: "etcd members are control-plane nodes",
 		Check: func(ctx context.Context) error {
 			if len(nodes) == 0 {
-				return Permanent(fmt.Errorf("no control-plane nodes given"))
+				return condition.Permanent(fmt.Errorf("no control-plane nodes given"))
 			}
 
 			members, err := etcdVoters(ctx, nodes[0].Client)

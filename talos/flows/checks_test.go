@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/internal/twintest"
 	"github.com/cozylab/cozylab/talos/twin"
@@ -68,7 +69,7 @@ func TestControlPlaneChecks(t *testing.T) {
 		m.SetEtcdMembers(members("cp-1", "cp-2", "cp-3")...)
 	}
 
-	require.NoError(t, flows.WaitAll(ctx, checks, fast, nil))
+	require.NoError(t, condition.WaitAll(ctx, checks, fast, nil))
 }
 
 func TestEtcdMembershipChecksFail(t *testing.T) {

@@ -8,11 +8,13 @@ import (
 
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	"github.com/siderolabs/talos/pkg/machinery/client"
+
+	"github.com/cozylab/cozylab/internal/condition"
 )
 
 // APIReady holds when the node's Talos API answers Version: the cheapest sign of life.
-func APIReady(node string, c *client.Client) Condition {
-	return Condition{
+func APIReady(node string, c *client.Client) condition.Condition {
+	return condition.Condition{
 		Name: fmt.Sprintf("Talos API on %s answers", node),
 		Check: func(ctx context.Context) error {
 			_, err := c.Version(ctx)
@@ -24,8 +26,8 @@ func APIReady(node string, c *client.Client) Condition {
 
 // ServiceRegistered holds when the node lists service id, in any state. Before bootstrap etcd
 // is listed as Preparing: the node is up and waiting for Bootstrap.
-func ServiceRegistered(node string, c *client.Client, id string) Condition {
-	return Condition{
+func ServiceRegistered(node string, c *client.Client, id string) condition.Condition {
+	return condition.Condition{
 		Name: fmt.Sprintf("service %s is registered on %s", id, node),
 		Check: func(ctx context.Context) error {
 			_, err := findService(ctx, c, id)
@@ -36,8 +38,8 @@ func ServiceRegistered(node string, c *client.Client, id string) Condition {
 }
 
 // ServiceHealthy holds when service id runs and its last health check passed.
-func ServiceHealthy(node string, c *client.Client, id string) Condition {
-	return Condition{
+func ServiceHealthy(node string, c *client.Client, id string) condition.Condition {
+	return condition.Condition{
 		Name: fmt.Sprintf("service %s is healthy on %s", id, node),
 		Check: func(ctx context.Context) error {
 			s, err := findService(ctx, c, id)
@@ -60,8 +62,8 @@ func ServiceHealthy(node string, c *client.Client, id string) Condition {
 }
 
 // ServicesHealthy is one ServiceHealthy condition per service, to wait for in order.
-func ServicesHealthy(node string, c *client.Client, ids ...string) []Condition {
-	out := make([]Condition, 0, len(ids))
+func ServicesHealthy(node string, c *client.Client, ids ...string) []condition.Condition {
+	out := make([]condition.Condition, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, ServiceHealthy(node, c, id))
 	}
@@ -88,8 +90,8 @@ func findService(ctx context.Context, c *client.Client, id string) (*machine.Ser
 
 // EtcdMembers holds when etcd, as seen through c, has exactly n voting members. Learners do not
 // count: a learner cannot vote, so the cluster is not yet as resilient as n members make it.
-func EtcdMembers(c *client.Client, n int) Condition {
-	return Condition{
+func EtcdMembers(c *client.Client, n int) condition.Condition {
+	return condition.Condition{
 		Name: fmt.Sprintf("etcd has %d members", n),
 		Check: func(ctx context.Context) error {
 			names, err := etcdVoters(ctx, c)

@@ -11,31 +11,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/internal/twintest"
 	"github.com/cozylab/cozylab/talos/twin"
 )
 
 // fast keeps waits against a loopback twin short; the bound only matters when a test fails.
-var fast = flows.Poll{Interval: 10 * time.Millisecond, Timeout: 20 * time.Second, AttemptTimeout: 5 * time.Second}
+var fast = condition.Poll{Interval: 10 * time.Millisecond, Timeout: 20 * time.Second, AttemptTimeout: 5 * time.Second}
 
-// recorder is a Reporter that remembers what it heard.
+// recorder is a condition.Reporter that remembers which conditions held.
 type recorder struct {
-	mu      sync.Mutex
-	done    []string
-	waiting map[string]int
+	mu   sync.Mutex
+	done []string
 }
 
-func (r *recorder) Waiting(c string, _ error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-
-	if r.waiting == nil {
-		r.waiting = map[string]int{}
-	}
-
-	r.waiting[c]++
-}
+func (r *recorder) Waiting(string, error) {}
 
 func (r *recorder) Done(c string) {
 	r.mu.Lock()
@@ -86,7 +77,7 @@ func TestApplyInsecureThenSecureFlows(t *testing.T) {
 	assert.False(t, tw.Maintenance())
 
 	c := twintest.SecureClient(t, cl.Talosconfig, addr)
-	require.NoError(t, flows.Wait(ctx, flows.APIReady("cp-1", c), fast, rec))
+	require.NoError(t, condition.Wait(ctx, flows.APIReady("cp-1", c), fast, rec))
 	require.NoError(t, flows.Bootstrap(ctx, "cp-1", c, flows.BootstrapTiming{Ready: fast, Retry: fast}, rec))
 
 	bootstraps, _, _ := node.Counts()
@@ -100,7 +91,7 @@ func TestApplyInsecureGivesUpOnConfiguredNode(t *testing.T) {
 	cl := twintest.NewCluster(t)
 	_, addr := twintest.Start(t, twin.NewMemoryNode("cp-1"), cl.Config)
 
-	short := flows.Poll{Interval: 10 * time.Millisecond, Timeout: 300 * time.Millisecond, AttemptTimeout: time.Second}
+	short := condition.Poll{Interval: 10 * time.Millisecond, Timeout: 300 * time.Millisecond, AttemptTimeout: time.Second}
 	err := flows.ApplyInsecure(twintest.CallCtx(t), addr, cl.Config, short, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "wait for config applied to "+addr+" in maintenance mode")
@@ -185,7 +176,7 @@ func TestEtcdMembersCondition(t *testing.T) {
 		twin.EtcdMember{ID: 2, Hostname: "cp-2"},
 		twin.EtcdMember{ID: 3, Hostname: "cp-3"},
 	)
-	require.NoError(t, flows.Wait(ctx, cond, fast, nil))
+	require.NoError(t, condition.Wait(ctx, cond, fast, nil))
 }
 
 func TestServiceHealthyConditions(t *testing.T) {
@@ -228,37 +219,4 @@ func TestServiceHealthyConditions(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
-}
-
-func TestWaitNamesConditionOnTimeout(t *testing.T) {
-	rec := &recorder{}
-	short := flows.Poll{Interval: 5 * time.Millisecond, Timeout: 50 * time.Millisecond}
-
-	err := flows.Wait(t.Context(), flows.Condition{
-		Name:  "the moon is full",
-		Check: func(context.Context) error { return errors.New("it is new") },
-	}, short, rec)
-
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "wait for the moon is full")
-	assert.Contains(t, err.Error(), "it is new")
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Positive(t, rec.waiting["the moon is full"])
-	assert.Empty(t, rec.done)
-}
-
-func TestWaitStopsOnPermanentError(t *testing.T) {
-	calls := 0
-	err := flows.Wait(t.Context(), flows.Condition{
-		Name: "never",
-		Check: func(context.Context) error {
-			calls++
-
-			return flows.Permanent(errors.New("broken for good"))
-		},
-	}, fast, nil)
-
-	require.Error(t, err)
-	assert.Equal(t, "wait for never: broken for good", err.Error())
-	assert.Equal(t, 1, calls)
 }

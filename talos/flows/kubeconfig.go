@@ -5,13 +5,15 @@ import (
 	"fmt"
 
 	"github.com/siderolabs/talos/pkg/machinery/client"
+
+	"github.com/cozylab/cozylab/internal/condition"
 )
 
 // Kubeconfig fetches the admin kubeconfig from node, waiting while Kubernetes is not up yet.
-func Kubeconfig(ctx context.Context, node string, c *client.Client, p Poll, r Reporter) ([]byte, error) {
+func Kubeconfig(ctx context.Context, node string, c *client.Client, p condition.Poll, r condition.Reporter) ([]byte, error) {
 	var kubeconfig []byte
 
-	err := Wait(ctx, Condition{
+	err := condition.Wait(ctx, condition.Condition{
 		Name: fmt.Sprintf("kubeconfig available from %s", node),
 		Check: func(ctx context.Context) error {
 			b, err := c.Kubeconfig(ctx)

@@ -22,13 +22,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/machineconfig"
 	"github.com/cozylab/cozylab/talos/twin"
 )
 
 // processPoll bounds the waits of this test; etcd and kube-apiserver start in seconds on the host.
-var processPoll = flows.Poll{Interval: 250 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 5 * time.Second}
+var processPoll = condition.Poll{Interval: 250 * time.Millisecond, Timeout: 2 * time.Minute, AttemptTimeout: 5 * time.Second}
 
 // cachedBinary finds name in the binaries cache (<user cache>/cozylab/bin/<name>/<version>/<name>);
 // talos/ cannot import internal/bincache, so the test looks where it writes.
@@ -128,7 +129,7 @@ func TestProcessNodesFormCluster(t *testing.T) {
 	for i, c := range clients {
 		checks = append(checks, flows.ServiceHealthy(fmt.Sprintf("cp-%d", i+1), c, "etcd"), flows.EtcdMembers(c, 3))
 	}
-	require.NoError(t, flows.WaitAll(ctx, checks, processPoll, nil))
+	require.NoError(t, condition.WaitAll(ctx, checks, processPoll, nil))
 
 	kubeconfig, err := flows.Kubeconfig(ctx, "cp-1", clients[0], processPoll, nil)
 	require.NoError(t, err)

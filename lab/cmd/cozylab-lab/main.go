@@ -1,10 +1,14 @@
 // Command cozylab-lab is the lab daemon: `lab:up` starts it (package lab/daemon) to bring a lab
-// up and keep it running after the harness exits; `lab:down` stops it. It is not meant to be
-// run by hand, but can be, for debugging: cozylab-lab <provider> <state dir>.
+// up and keep it running after the harness exits; `lab:down` stops it. Everything about the
+// lab — provider, node image, sizes — it reads from the lab's state, where the edge saved the
+// request. It is not meant to be run by hand, but can be, for debugging:
+//
+//	cozylab-lab --state-root ~/.local/state/cozylab/labs --lab dev
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,23 +18,22 @@ import (
 
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/qemu"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
-// runners are the daemons of each provider, by provider name.
-var runners = map[string]func(ctx context.Context, child *daemon.Child, dir string) error{
-	local.ProviderName: runLocal,
-}
-
 func main() {
-	run, ok := runners[arg(1)]
-	if len(os.Args) != 3 || !ok {
-		fmt.Fprintln(os.Stderr, "usage: cozylab-lab <local|qemu> <lab state directory>")
+	root := flag.String("state-root", "", "the state root the lab's directory is in")
+	name := flag.String("lab", "", "the lab's name")
+	flag.Parse()
+	if *root == "" || *name == "" || flag.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: cozylab-lab --state-root <dir> --lab <name>")
 		os.Exit(2)
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	ctx, child, cancel := daemon.Attach(context.Background())
-	err := run(ctx, child, os.Args[2])
+	err := run(ctx, child, *root, *name)
 	cancel()
 	if err != nil {
 		child.Failed(err)
@@ -42,44 +45,34 @@ func main() {
 	}
 }
 
-func arg(i int) string {
-	if i < len(os.Args) {
-		return os.Args[i]
-	}
-	return ""
-}
-
-// openLab opens the state of the lab in dir for provider and records this process as its
-// daemon — first thing, so `lab:down` finds the daemon even when the lab never came up.
-func openLab(dir, provider string) (string, *state.Store, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", nil, err
-	}
-	store, err := state.Open(filepath.Dir(dir), filepath.Base(dir), provider)
-	if err != nil {
-		return "", nil, err
-	}
-	return dir, store, daemon.Record(store)
-}
-
-func runLocal(ctx context.Context, child *daemon.Child, dir string) error {
-	dir, store, err := openLab(dir, local.ProviderName)
+// run records this process as the lab's daemon — first thing, so `lab:down` finds it even when
+// the lab never came up — and runs the lab's provider.
+func run(ctx context.Context, child *daemon.Child, root, name string) error {
+	store, err := state.Open(root, name)
 	if err != nil {
 		return err
 	}
-	return local.RunLab(ctx, local.LabOptions{
-		Dir:      dir,
-		Progress: child.Progress,
-		Ready: func(values map[string]string) error {
-			if err := store.Set(values); err != nil {
-				return err
-			}
-			if err := store.MarkDone(local.StepUp); err != nil {
-				return err
-			}
-			child.Ready(values[local.KeyKubeconfig])
-			return nil
-		},
+	if !store.Exists() {
+		return fmt.Errorf("lab %s has no state in %s: start it with `go run mage.go lab:up`", name, root)
+	}
+	if err := daemon.Record(store); err != nil {
+		return err
+	}
+	req := store.Request()
+	var runLab provider.RunFunc
+	switch req.Provider {
+	case local.ProviderName:
+		runLab = local.Run
+	case qemu.ProviderName:
+		runLab = qemu.Run
+	default:
+		return fmt.Errorf("lab %s asks for provider %q: this daemon runs local and qemu labs", name, req.Provider)
+	}
+	return runLab(ctx, store, child.Progress, func() error {
+		if err := store.MarkDone(provider.StepUp); err != nil {
+			return err
+		}
+		child.Ready(filepath.Join(store.Dir(), "kubeconfig"))
+		return nil
 	})
 }

@@ -27,7 +27,6 @@ import (
 
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/condition"
-	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/machineconfig"
@@ -67,7 +66,7 @@ func TestTwinGuestBoots(t *testing.T) {
 		"cozylab-twin: hostname: cp-1",
 		"cozylab-twin: api: serving the Talos API on [::]:50000, secure",
 	} {
-		require.NoError(t, condition.Poll(ctx, progress.Discard.Begin(""), serialLine(serial, want), 500*time.Millisecond, 3*time.Minute))
+		require.NoError(t, condition.Wait(ctx, serialLine(serial, want), condition.Poll{Interval: 500 * time.Millisecond, Timeout: 3 * time.Minute}, nil))
 	}
 
 	c := guestClient(t, res.Talosconfig, apiPort)
@@ -76,9 +75,9 @@ func TestTwinGuestBoots(t *testing.T) {
 	assert.Equal(t, "nocloud", v.Messages[0].Platform.Name)
 	assert.Equal(t, "cp-1", v.Messages[0].Metadata.Hostname)
 
-	poll := flows.Poll{Interval: time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 10 * time.Second}
+	poll := condition.Poll{Interval: time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 10 * time.Second}
 	require.NoError(t, flows.Bootstrap(ctx, "cp-1", c, flows.BootstrapTiming{Ready: poll, Retry: flows.BootstrapPoll}, nil))
-	require.NoError(t, flows.WaitAll(ctx, flows.ServicesHealthy("cp-1", c, "etcd", "kube-apiserver"), poll, nil))
+	require.NoError(t, condition.WaitAll(ctx, flows.ServicesHealthy("cp-1", c, "etcd", "kube-apiserver"), poll, nil))
 
 	// QMP sees it running; the ACPI power button (what lab:down presses first) shuts the twin
 	// down cleanly: the agent stops etcd and kube-apiserver, PID 1 powers off, QEMU exits.
@@ -142,19 +141,23 @@ func startGuest(ctx context.Context, t *testing.T, qemu, kernel, initrd, seedPat
 func serialLine(path, want string) condition.Condition {
 	return condition.Condition{
 		Name: fmt.Sprintf("serial log shows %q", want),
-		Check: func(context.Context) (bool, string, error) {
+		Check: func(context.Context) error {
 			log, err := os.ReadFile(path)
 			if err != nil {
-				return false, err.Error(), nil
+				return err
 			}
 
 			if strings.Contains(string(log), "cozylab-twin: agent: ") && !strings.Contains(string(log), want) {
 				if i := strings.LastIndex(string(log), "cozylab-twin: agent: "); !strings.HasPrefix(string(log[i:]), "cozylab-twin: agent: starting") {
-					return false, "", fmt.Errorf("the agent failed: %s", strings.SplitN(string(log[i:]), "\n", 2)[0])
+					return condition.Permanent(fmt.Errorf("the agent failed: %s", strings.SplitN(string(log[i:]), "\n", 2)[0]))
 				}
 			}
 
-			return strings.Contains(string(log), want), fmt.Sprintf("%d bytes of log", len(log)), nil
+			if !strings.Contains(string(log), want) {
+				return fmt.Errorf("not among %d bytes of log", len(log))
+			}
+
+			return nil
 		},
 	}
 }

@@ -35,28 +35,31 @@ func StopFromPidfile(ctx context.Context, spec Spec, opts Options) error {
 	step := opts.Progress.Begin(fmt.Sprintf("Stopping VM %s (pid %d)", spec.Name, pid))
 	gone := condition.Condition{
 		Name: fmt.Sprintf("QEMU %d of %s to exit", pid, spec.Name),
-		Check: func(context.Context) (bool, string, error) {
-			return !process.Alive(pid), "running", nil
+		Check: func(context.Context) error {
+			if process.Alive(pid) {
+				return errors.New("running")
+			}
+			return nil
 		},
 	}
 	mon := NewMonitor(spec.QMPSocket, opts.QMPTimeout)
 	if spec.QMPSocket != "" {
 		if err := mon.Powerdown(ctx); err != nil {
 			step.Status("power button: %v", err)
-		} else if condition.Poll(ctx, step, gone, 200*time.Millisecond, opts.PowerdownTimeout) == nil {
+		} else if condition.Wait(ctx, gone, condition.Poll{Interval: 200 * time.Millisecond, Timeout: opts.PowerdownTimeout}, condition.StepReporter(step)) == nil {
 			return step.Done(removeStale(spec.Pidfile))
 		}
 		if err := mon.Quit(ctx); err != nil {
 			step.Status("quit: %v", err)
 		}
-		if condition.Poll(ctx, step, gone, 100*time.Millisecond, quitTimeout) == nil {
+		if condition.Wait(ctx, gone, condition.Poll{Interval: 100 * time.Millisecond, Timeout: quitTimeout}, condition.StepReporter(step)) == nil {
 			return step.Done(removeStale(spec.Pidfile))
 		}
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return step.Done(fmt.Errorf("kill QEMU %d of %s: %w", pid, spec.Name, err))
 	}
-	if err := condition.Poll(context.WithoutCancel(ctx), step, gone, 50*time.Millisecond, 5*time.Second); err != nil {
+	if err := condition.Wait(context.WithoutCancel(ctx), gone, condition.Poll{Interval: 50 * time.Millisecond, Timeout: 5 * time.Second}, condition.StepReporter(step)); err != nil {
 		return step.Done(err)
 	}
 	return step.Done(removeStale(spec.Pidfile))

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/process"
-	"github.com/cozylab/cozylab/internal/progress"
 )
 
 // ProbeTimeout bounds the KVM probe's wait for the guest's userspace marker. A guest under
@@ -83,18 +82,21 @@ func bootUnderKVM(ctx context.Context, bin, dir, kernel, initrd string) (err err
 	defer func() { err = errors.Join(err, kill(proc)) }()
 	marker := condition.Condition{
 		Name: "userspace marker on the KVM guest's console",
-		Check: func(context.Context) (bool, string, error) {
+		Check: func(context.Context) error {
 			raw, _ := os.ReadFile(spec.SerialLog) // absent until QEMU opens it
 			if strings.Contains(string(raw), UserspaceMarker) {
-				return true, "", nil
+				return nil
 			}
 			if exited(proc) {
-				return false, "", fmt.Errorf("QEMU exited (%v): %s", errors.Unwrap(proc.ExitError()), mainError(proc.LogTail(20)))
+				return condition.Permanent(fmt.Errorf("QEMU exited (%v): %s", errors.Unwrap(proc.ExitError()), mainError(proc.LogTail(20))))
 			}
-			return false, lastLine(string(raw)), nil
+			if line := lastLine(string(raw)); line != "" {
+				return fmt.Errorf("the console's last line is %q", line)
+			}
+			return errors.New("no console output yet")
 		},
 	}
-	return condition.Poll(ctx, progress.Discard.Begin(""), marker, 100*time.Millisecond, ProbeTimeout)
+	return condition.Wait(ctx, marker, condition.Poll{Interval: 100 * time.Millisecond, Timeout: ProbeTimeout}, nil)
 }
 
 // mainError picks the line of QEMU's output that says what went wrong.

@@ -160,20 +160,20 @@ func (m *Machine) launch(ctx context.Context, title string) error {
 	}
 	ready := condition.Condition{
 		Name: "QMP socket of " + m.spec.Name,
-		Check: func(context.Context) (bool, string, error) {
+		Check: func(context.Context) error {
 			select {
 			case <-proc.Exited():
-				return false, "", fmt.Errorf("%w:\n%s", proc.ExitError(), proc.LogTail(10))
+				return condition.Permanent(fmt.Errorf("%w:\n%s", proc.ExitError(), proc.LogTail(10)))
 			default:
 			}
 			c, err := net.Dial("unix", m.spec.QMPSocket)
 			if err != nil {
-				return false, "no socket yet", nil
+				return errors.New("no socket yet")
 			}
-			return true, "", c.Close()
+			return condition.Permanent(c.Close())
 		},
 	}
-	if err := condition.Poll(ctx, step, ready, 50*time.Millisecond, m.opts.StartTimeout); err != nil {
+	if err := condition.Wait(ctx, ready, condition.Poll{Interval: 50 * time.Millisecond, Timeout: m.opts.StartTimeout}, condition.StepReporter(step)); err != nil {
 		return step.Done(errors.Join(err, kill(proc)))
 	}
 	events, err := watchEvents(m.spec.EventSocket(), m.opts.QMPTimeout)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cozylab/cozylab/talos/nocloud"
 	"github.com/cozylab/cozylab/talos/twin"
 )
 
@@ -39,17 +40,12 @@ func runAgent(ctx context.Context, o agentOptions, say func(string, ...any)) (in
 
 	say("seed: found cidata on %s", s.Device)
 
-	meta, err := parseMetaData(s.MetaData)
+	nc, err := nocloud.Parse(s.Files)
 	if err != nil {
-		return 1, err
+		return 1, fmt.Errorf("read the seed on %s: %w", s.Device, err)
 	}
 
-	nics, err := parseNetworkConfig(s.NetworkConfig)
-	if err != nil {
-		return 1, err
-	}
-
-	up, err := configureNetwork(ctx, nics, o.ResolvConf)
+	up, err := configureNetwork(ctx, nc.Interfaces, o.ResolvConf)
 	if err != nil {
 		return 1, err
 	}
@@ -62,7 +58,7 @@ func runAgent(ctx context.Context, o agentOptions, say func(string, ...any)) (in
 		say("network: %s (%s) up with %v", u.Link.Attrs().Name, u.Link.Attrs().HardwareAddr, u.Addresses)
 	}
 
-	hostname := meta.name()
+	hostname := nc.MetaData.Name()
 	if hostname == "" {
 		hostname = "talos-twin"
 	}
@@ -73,7 +69,7 @@ func runAgent(ctx context.Context, o agentOptions, say func(string, ...any)) (in
 
 	say("hostname: %s", hostname)
 
-	return serve(ctx, o, s.UserData, hostname, up[0], say)
+	return serve(ctx, o, nc.UserData, hostname, up[0], say)
 }
 
 // serve runs the twin over a ProcessNode until a power action.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/cozylab/cozylab/talos/nocloud"
 )
 
 // linkTimeout bounds the wait for a NIC to appear: virtio_net probes after the module loads.
@@ -23,9 +25,9 @@ type nicUp struct {
 	Addresses []netip.Prefix
 }
 
-// configureNetwork brings up loopback and every interface of nics with its addresses and
+// configureNetwork brings up loopback and every interface of ifaces with its addresses and
 // default route, and writes /etc/resolv.conf. The first configured address is the node's.
-func configureNetwork(ctx context.Context, nics []nicConfig, resolvPath string) ([]nicUp, error) {
+func configureNetwork(ctx context.Context, ifaces []nocloud.Interface, resolvPath string) ([]nicUp, error) {
 	lo, err := netlink.LinkByName("lo")
 	if err != nil {
 		return nil, fmt.Errorf("find loopback: %w", err)
@@ -37,7 +39,7 @@ func configureNetwork(ctx context.Context, nics []nicConfig, resolvPath string) 
 
 	var out []nicUp
 
-	for _, nic := range nics {
+	for _, nic := range ifaces {
 		up, err := configureNIC(ctx, nic)
 		if err != nil {
 			return nil, fmt.Errorf("configure %s: %w", nic.ID, err)
@@ -46,7 +48,7 @@ func configureNetwork(ctx context.Context, nics []nicConfig, resolvPath string) 
 		out = append(out, up)
 	}
 
-	if conf := resolvConf(nics); len(conf) > 0 {
+	if conf := resolvConf(ifaces); len(conf) > 0 {
 		if err := os.WriteFile(resolvPath, conf, 0o644); err != nil { //nolint:gosec // resolv.conf is world-readable
 			return nil, fmt.Errorf("write %s: %w", resolvPath, err)
 		}
@@ -55,7 +57,7 @@ func configureNetwork(ctx context.Context, nics []nicConfig, resolvPath string) 
 	return out, nil
 }
 
-func configureNIC(ctx context.Context, nic nicConfig) (nicUp, error) {
+func configureNIC(ctx context.Context, nic nocloud.Interface) (nicUp, error) {
 	link, err := waitLink(ctx, nic)
 	if err != nil {
 		return nicUp{}, err
@@ -83,7 +85,7 @@ func configureNIC(ctx context.Context, nic nicConfig) (nicUp, error) {
 }
 
 // waitLink finds the link nic selects, waiting (bounded) for its driver to register it.
-func waitLink(ctx context.Context, nic nicConfig) (netlink.Link, error) {
+func waitLink(ctx context.Context, nic nocloud.Interface) (netlink.Link, error) {
 	ctx, cancel := context.WithTimeout(ctx, linkTimeout)
 	defer cancel()
 
@@ -104,7 +106,7 @@ func waitLink(ctx context.Context, nic nicConfig) (netlink.Link, error) {
 	}
 }
 
-func findLink(nic nicConfig) (netlink.Link, error) {
+func findLink(nic nocloud.Interface) (netlink.Link, error) {
 	if nic.MAC == nil {
 		link, err := netlink.LinkByName(nic.Name)
 		if err != nil {

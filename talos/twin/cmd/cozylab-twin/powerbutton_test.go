@@ -35,6 +35,11 @@ func TestFindPowerButton(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Join(sys, dev, "device"), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(sys, dev, "device", "name"), []byte(name), 0o644))
 	}
-	assert.Equal(t, "/dev/input/event1", findPowerButton(sys, "/dev/input", 1, 0))
-	assert.Empty(t, findPowerButton(t.TempDir(), "/dev/input", 2, 0))
+	dev, err := findPowerButton(sys, "/dev/input")
+	require.NoError(t, err)
+	assert.Equal(t, "/dev/input/event1", dev)
+
+	empty := t.TempDir()
+	_, err = findPowerButton(empty, "/dev/input")
+	require.EqualError(t, err, "no input device in "+empty+" is a power button")
 }

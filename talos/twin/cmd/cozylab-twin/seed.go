@@ -10,15 +10,14 @@ import (
 	"time"
 
 	"github.com/kdomanski/iso9660"
+
+	"github.com/cozylab/cozylab/talos/nocloud"
 )
 
-// seedLabel is the NoCloud volume label; Talos accepts either case.
-const seedLabel = "cidata"
-
-// seed holds the three NoCloud files; a missing one is nil.
+// seed is the NoCloud files found on Device; a missing one is nil.
 type seed struct {
-	Device                            string
-	MetaData, NetworkConfig, UserData []byte
+	Device string
+	nocloud.Files
 }
 
 // findSeed scans the block devices under sysBlock for an iso9660 volume labelled cidata and reads
@@ -84,8 +83,8 @@ func readSeed(dev string) (*seed, error) {
 		return nil, fmt.Errorf("read label of %s: %w", dev, err)
 	}
 
-	if !strings.EqualFold(strings.TrimSpace(label), seedLabel) {
-		return nil, fmt.Errorf("%s is labelled %q, not %s", dev, label, seedLabel)
+	if !strings.EqualFold(strings.TrimSpace(label), nocloud.VolumeLabel) {
+		return nil, fmt.Errorf("%s is labelled %q, not %s", dev, label, nocloud.VolumeLabel)
 	}
 
 	root, err := img.RootDir()
@@ -99,7 +98,11 @@ func readSeed(dev string) (*seed, error) {
 	}
 
 	s := &seed{Device: dev}
-	targets := map[string]*[]byte{"meta_data": &s.MetaData, "network_config": &s.NetworkConfig, "user_data": &s.UserData}
+	targets := map[string]*[]byte{
+		seedName(nocloud.MetaDataFile):      &s.MetaData,
+		seedName(nocloud.NetworkConfigFile): &s.NetworkConfig,
+		seedName(nocloud.UserDataFile):      &s.UserData,
+	}
 
 	for _, c := range children {
 		dst, ok := targets[seedName(c.Name())]
