@@ -58,25 +58,56 @@ func (o Options) controllerGen(ctx context.Context) (string, error) {
 }
 
 // Generate moves the Flux API modules of the controller-gen tools module to the versions of
-// operator/flux, then regenerates every generated file of the repository in place.
+// operator/flux, regenerates every generated file into a temporary directory and then writes
+// into the repository only the files that changed, removing those no longer generated (a CRD
+// whose type was removed). Nothing is rewritten when everything is current, and no generated
+// file is ever missing from the repository midway.
 func Generate(ctx context.Context, opts Options) error {
 	rep := opts.reporter()
 	step := rep.Begin("Flux API modules at the versions in operator/flux/versions.go")
 	if err := step.Done(pinFluxAPIs(ctx, opts.repo())); err != nil {
 		return err
 	}
-	cg, err := opts.controllerGen(ctx)
-	if err != nil {
-		return err
-	}
-	return generate(ctx, rep, cg, opts.repo(), opts.repo(), generators())
+	return regenerate(ctx, opts, func(tmp string, gens []generator) error {
+		stale, err := staleFiles(opts.repo(), tmp, gens)
+		if err != nil {
+			return err
+		}
+		step := rep.Begin("Updating the generated files of the repository")
+		if len(stale) == 0 {
+			step.Skip("all current")
+			return nil
+		}
+		step.Status("%d changed", len(stale))
+		return step.Done(update(opts.repo(), tmp, stale))
+	})
 }
 
 // Check fails when a generated file of the repository is stale (it regenerates everything into a
 // temporary directory and names each file that differs, is missing or should be gone), or when
 // the controller-gen tools module pins other Flux API versions than operator/flux: the CRDs
 // must come from the API the operator installs.
-func Check(ctx context.Context, opts Options) (err error) {
+func Check(ctx context.Context, opts Options) error {
+	pinned := fluxAPIsPinned(filepath.Join(opts.repo(), controllerGenModule, "go.mod"), flux.Components())
+	current := regenerate(ctx, opts, func(tmp string, gens []generator) error {
+		stale, err := staleFiles(opts.repo(), tmp, gens)
+		if err != nil {
+			return err
+		}
+		if len(stale) > 0 {
+			return fmt.Errorf("generated files are stale (run go run mage.go gen and commit):\n  %s", strings.Join(stale, "\n  "))
+		}
+		return nil
+	})
+	return errors.Join(pinned, current)
+}
+
+// regenerate runs every generator into a temporary directory and hands it to then.
+func regenerate(ctx context.Context, opts Options, then func(tmp string, gens []generator) error) (err error) {
+	cg, err := opts.controllerGen(ctx)
+	if err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp("", "cozylab-gen-")
 	if err != nil {
 		return fmt.Errorf("create temporary directory: %w", err)
@@ -86,23 +117,11 @@ func Check(ctx context.Context, opts Options) (err error) {
 			err = errors.Join(err, fmt.Errorf("remove temporary directory: %w", rerr))
 		}
 	}()
-	repo := opts.repo()
-	pinned := fluxAPIsPinned(filepath.Join(repo, controllerGenModule, "go.mod"), flux.Components())
-	cg, err := opts.controllerGen(ctx)
-	if err == nil {
-		err = generate(ctx, opts.reporter(), cg, repo, tmp, generators())
-	}
-	if err := errors.Join(pinned, err); err != nil {
+	gens := generators()
+	if err := generate(ctx, opts.reporter(), cg, opts.repo(), tmp, gens); err != nil {
 		return err
 	}
-	stale, err := staleFiles(repo, tmp, generators())
-	if err != nil {
-		return err
-	}
-	if len(stale) > 0 {
-		return fmt.Errorf("generated files are stale (run go run mage.go gen and commit):\n  %s", strings.Join(stale, "\n  "))
-	}
-	return nil
+	return then(tmp, gens)
 }
 
 // pinFluxAPIs moves the Flux API modules of the controller-gen tools module to flux.Components.
@@ -148,8 +167,8 @@ func fluxAPIsPinned(path string, components []flux.Component) error {
 	return errors.Join(errs...)
 }
 
-// generate runs gens with their outputs under root (the repository itself, or a temporary
-// directory), controller-gen (at cg) running in their module directories under repo.
+// generate runs gens with their outputs under root, a fresh directory: controller-gen (at cg)
+// runs in the generators' module directories under repo.
 func generate(ctx context.Context, rep progress.Reporter, cg, repo, root string, gens []generator) error {
 	for _, g := range gens {
 		step := rep.Begin("Generating " + g.title)
@@ -160,31 +179,18 @@ func generate(ctx context.Context, rep progress.Reporter, cg, repo, root string,
 	return nil
 }
 
-// runOne removes the files g owns under root and writes them anew.
+// runOne writes the outputs of g under root.
 func runOne(ctx context.Context, cg, repo, root string, g generator) error {
-	out, err := filepath.Abs(filepath.Join(root, g.out))
+	abs, err := filepath.Abs(root)
 	if err != nil {
-		return fmt.Errorf("resolve output directory %s: %w", g.out, err)
+		return fmt.Errorf("resolve output root %s: %w", root, err)
 	}
+	out := filepath.Join(abs, g.out)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", out, err)
 	}
-	// Stale outputs (a CRD whose type was removed) go first; the generator writes the rest.
-	old, err := filepath.Glob(filepath.Join(out, g.owns))
-	if err != nil {
-		return fmt.Errorf("list the outputs of %s: %w", g.title, err)
-	}
-	for _, f := range old {
-		if err := os.Remove(f); err != nil {
-			return fmt.Errorf("remove stale %s: %w", f, err)
-		}
-	}
 	if g.fn != nil {
-		absRoot, err := filepath.Abs(root)
-		if err != nil {
-			return fmt.Errorf("resolve output root %s: %w", root, err)
-		}
-		if err := g.fn(absRoot, out); err != nil {
+		if err := g.fn(abs, out); err != nil {
 			return fmt.Errorf("generate %s: %w", g.title, err)
 		}
 		return nil
@@ -224,4 +230,54 @@ func staleFiles(repo, tmp string, gens []generator) ([]string, error) {
 	}
 	sort.Strings(stale)
 	return stale, nil
+}
+
+// update brings the repository-relative files stale of repo to their state under tmp: written
+// when tmp has them, removed when it does not. Each file is replaced by a rename, so a reader
+// (go build, git add) sees the old or the new file, never a missing or partial one.
+func update(repo, tmp string, stale []string) error {
+	var errs []error
+	for _, rel := range stale {
+		dst := filepath.Join(repo, rel)
+		raw, err := os.ReadFile(filepath.Join(tmp, rel))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove stale %s: %w", rel, err))
+			}
+		case err != nil:
+			errs = append(errs, fmt.Errorf("read generated %s: %w", rel, err))
+		default:
+			errs = append(errs, replaceFile(dst, raw))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// replaceFile writes raw to path (mode 0644) through a temporary file in the same directory.
+func replaceFile(path string, raw []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := f.Write(raw)
+	err = errors.Join(werr, f.Chmod(0o644), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("write %s: %w", path, err), removeIfPresent(f.Name()))
+	}
+	return nil
+}
+
+func removeIfPresent(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,24 +74,50 @@ func fakeGenerators(files map[string]string) []generator {
 	}}
 }
 
-func TestGenerateReplacesOnlyOwnedFiles(t *testing.T) {
-	root := t.TempDir()
-	out := filepath.Join(root, "gen")
-	require.NoError(t, os.MkdirAll(out, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(out, "removed-type.yaml"), []byte("old"), 0o644))
+// TestUpdateWritesOnlyWhatChanged: a changed file is replaced, a file no longer generated (a
+// CRD whose type was removed) goes, a current file and a file the generator does not own stay
+// untouched.
+func TestUpdateWritesOnlyWhatChanged(t *testing.T) {
+	repo, tmp := t.TempDir(), t.TempDir()
+	ctx := context.Background()
+	require.NoError(t, generate(ctx, progress.Discard, "", repo, repo,
+		fakeGenerators(map[string]string{"current.yaml": "c", "changed.yaml": "old", "removed-type.yaml": "r"})))
+	out := filepath.Join(repo, "gen")
 	require.NoError(t, os.WriteFile(filepath.Join(out, "embed.go"), []byte("package gen"), 0o644))
+	past := time.Now().Add(-time.Hour)
+	require.NoError(t, os.Chtimes(filepath.Join(out, "current.yaml"), past, past))
 
 	rec := &progress.Recorder{}
-	require.NoError(t, generate(context.Background(), rec, "", root, root, fakeGenerators(map[string]string{"a.yaml": "a"})))
-
-	assert.NoFileExists(t, filepath.Join(out, "removed-type.yaml"), "an output whose source is gone is removed")
-	assert.FileExists(t, filepath.Join(out, "embed.go"), "a file the generator does not own stays")
-	raw, err := os.ReadFile(filepath.Join(out, "a.yaml"))
-	require.NoError(t, err)
-	assert.Equal(t, "a", string(raw))
+	gens := fakeGenerators(map[string]string{"current.yaml": "c", "changed.yaml": "new", "added.yaml": "a"})
+	require.NoError(t, generate(ctx, rec, "", repo, tmp, gens))
 	require.Len(t, rec.Records(), 1)
 	assert.Equal(t, "Generating fake", rec.Records()[0].Title)
 	assert.Equal(t, progress.Succeeded, rec.Records()[0].Outcome)
+
+	stale, err := staleFiles(repo, tmp, gens)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"gen/added.yaml", "gen/changed.yaml", "gen/removed-type.yaml"}, stale)
+	require.NoError(t, update(repo, tmp, stale))
+
+	for name, want := range map[string]string{"current.yaml": "c", "changed.yaml": "new", "added.yaml": "a", "embed.go": "package gen"} {
+		raw, err := os.ReadFile(filepath.Join(out, name))
+		require.NoError(t, err)
+		assert.Equal(t, want, string(raw), name)
+	}
+	assert.NoFileExists(t, filepath.Join(out, "removed-type.yaml"))
+	fi, err := os.Stat(filepath.Join(out, "current.yaml"))
+	require.NoError(t, err)
+	assert.True(t, fi.ModTime().Equal(past), "a current file is not rewritten")
+	fi, err = os.Stat(filepath.Join(out, "changed.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	assert.Len(t, entries, 4, "no temporary file is left behind")
+
+	stale, err = staleFiles(repo, tmp, gens)
+	require.NoError(t, err)
+	assert.Empty(t, stale)
 }
 
 func TestGenerateReportsTheFailingGenerator(t *testing.T) {
