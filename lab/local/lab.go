@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"time"
@@ -237,13 +238,11 @@ type runnable func(context.Context) error
 
 func (r runnable) Start(ctx context.Context) error { return r(ctx) }
 
+// copyFile copies a kubeconfig (credentials: 0600) atomically.
 func copyFile(from, to string) error {
 	data, err := os.ReadFile(from)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", from, err)
 	}
-	if err := os.WriteFile(to+".tmp", data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", to, err)
-	}
-	return os.Rename(to+".tmp", to)
+	return atomicfile.WriteFile(to, data, 0o600)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"io"
 	"os"
 	"path"
@@ -116,16 +117,8 @@ func pullEntrypoint(ctx context.Context, ref, dir string) (string, error) {
 }
 
 func writeExecutable(out string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".extract-*")
-	if err != nil {
-		return fmt.Errorf("extract %s: %w", out, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, r); err != nil {
-		return errors.Join(fmt.Errorf("extract %s: %w", out, err), tmp.Close())
-	}
-	if err := errors.Join(tmp.Chmod(0o755), tmp.Close()); err != nil {
-		return fmt.Errorf("extract %s: %w", out, err)
-	}
-	return os.Rename(tmp.Name(), out)
+	return atomicfile.Write(out, 0o755, func(f *os.File) error {
+		_, err := io.Copy(f, r)
+		return err
+	})
 }

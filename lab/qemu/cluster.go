@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"time"
@@ -68,7 +69,7 @@ func (l *lab) fetchKubeconfig(ctx context.Context, step progress.Step) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(l.Dir, "kubeconfig"), raw)
+	return atomicfile.WriteFile(filepath.Join(l.Dir, "kubeconfig"), raw, 0o600) // it carries credentials
 }
 
 // checkKubernetes waits until a client-go client, with nothing but the kubeconfig, gets the
@@ -128,16 +129,4 @@ func KubernetesAnswers(kubeconfig string, answer *string) (condition.Condition, 
 			return fmt.Errorf("the API server (Kubernetes %s) answers; its bootstrap has not created namespace default yet", v.GitVersion)
 		},
 	}, nil
-}
-
-// writeFile writes data to path atomically with mode 0600 (kubeconfigs carry credentials).
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

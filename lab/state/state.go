@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -236,7 +237,7 @@ func (s *Store) update(fn func(*Lab)) error {
 	return s.save()
 }
 
-// save writes the state atomically: a temporary file, then a rename.
+// save writes the state atomically, so a kill mid-save leaves the previous state.
 func (s *Store) save() error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("create lab directory %s: %w", s.dir, err)
@@ -245,14 +246,7 @@ func (s *Store) save() error {
 	if err != nil {
 		return fmt.Errorf("encode lab state: %w", err)
 	}
-	tmp := s.path() + ".tmp"
-	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write lab state %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, s.path()); err != nil {
-		return errors.Join(fmt.Errorf("write lab state %s: %w", s.path(), err), os.Remove(tmp))
-	}
-	return nil
+	return atomicfile.WriteFile(s.path(), append(raw, '\n'), 0o600)
 }
 
 // Remove deletes the lab directory with its state: the last step of a teardown.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,30 +255,11 @@ func update(repo, tmp string, stale []string) error {
 	return errors.Join(errs...)
 }
 
-// replaceFile writes raw to path (mode 0644) through a temporary file in the same directory.
+// replaceFile writes raw to path (mode 0644) atomically, creating its directory.
 func replaceFile(path string, raw []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, werr := f.Write(raw)
-	err = errors.Join(werr, f.Chmod(0o644), f.Close())
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return errors.Join(fmt.Errorf("write %s: %w", path, err), removeIfPresent(f.Name()))
-	}
-	return nil
-}
-
-func removeIfPresent(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, raw, 0o644)
 }

@@ -3,6 +3,7 @@ package machineconfig
 import (
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func SaveSecrets(path string, bundle *secrets.Bundle) error {
 	return writePrivateFile(path, data)
 }
 
-// writePrivateFile writes data to path with mode 0600 through a temporary file and a rename.
+// writePrivateFile writes data to path with mode 0600, atomically, creating its directory 0700.
 func writePrivateFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 
@@ -77,34 +78,5 @@ func writePrivateFile(path string, data []byte) error {
 		return fmt.Errorf("create directory %s: %w", dir, err)
 	}
 
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("create temporary file for %s: %w", path, err)
-	}
-
-	// CreateTemp already uses 0600; Chmod states the intent and survives a different umask policy.
-	err = errors.Join(tmp.Chmod(secretsFileMode), writeAndClose(tmp, data))
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-
-	if err != nil {
-		return errors.Join(fmt.Errorf("write %s: %w", path, err), removeIfExists(tmp.Name()))
-	}
-
-	return nil
-}
-
-func writeAndClose(f *os.File, data []byte) error {
-	_, err := f.Write(data)
-
-	return errors.Join(err, f.Close())
-}
-
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
-	}
-
-	return nil
+	return atomicfile.WriteFile(path, data, secretsFileMode)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"net"
 	"net/http"
 	"os"
@@ -35,16 +36,8 @@ func (s *storage) put(rel string, data []byte) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("store artifact %s: %w", rel, err)
 		}
-		tmp, err := os.CreateTemp(dir, ".tmp-*")
-		if err != nil {
+		if err := atomicfile.WriteFile(full, data, 0o644); err != nil {
 			return fmt.Errorf("store artifact %s: %w", rel, err)
-		}
-		_, werr := tmp.Write(data)
-		if err := errors.Join(werr, tmp.Close()); err != nil {
-			return errors.Join(fmt.Errorf("store artifact %s: %w", rel, err), os.Remove(tmp.Name()))
-		}
-		if err := os.Rename(tmp.Name(), full); err != nil {
-			return errors.Join(fmt.Errorf("store artifact %s: %w", rel, err), os.Remove(tmp.Name()))
 		}
 	} else if err != nil {
 		return fmt.Errorf("store artifact %s: %w", rel, err)

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/kdomanski/iso9660"
 
@@ -49,29 +49,5 @@ func WriteFile(path string, c Config) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("create seed %s: %w", path, err)
-	}
-	werr := Write(tmp, files)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if err := tmp.Close(); err != nil && werr == nil {
-		werr = err
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		return errors.Join(fmt.Errorf("write seed %s: %w", path, werr), removeIfExists(tmp.Name()))
-	}
-	return nil
-}
-
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+	return atomicfile.Write(path, 0o600, func(f *os.File) error { return Write(f, files) })
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // Disk sizes of a lab node, as upstream's lab gives its nodes: Talos grows its system
@@ -48,30 +48,14 @@ func DataDisk(path string, size int64) error {
 	return writeDisk(path, size, func(*os.File) error { return nil })
 }
 
-// writeDisk creates a temporary file next to path, lets fill write into it, sets its size and
-// renames it to path; on failure the temporary file is removed.
-func writeDisk(path string, size int64, fill func(*os.File) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("create disk %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			if rerr := os.Remove(f.Name()); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-				err = errors.Join(err, fmt.Errorf("remove temporary disk %s: %w", f.Name(), rerr))
-			}
+// writeDisk lets fill write a new disk, sets its size, and puts it at path atomically.
+func writeDisk(path string, size int64, fill func(*os.File) error) error {
+	err := atomicfile.Write(path, 0o600, func(f *os.File) error {
+		if err := fill(f); err != nil {
+			return err
 		}
-	}()
-	err = fill(f)
-	if err == nil {
-		err = f.Truncate(size)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
+		return f.Truncate(size)
+	})
 	if err != nil {
 		return fmt.Errorf("create disk %s: %w", path, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,31 +42,7 @@ func writeAtomically(path string, entries []entry) error {
 		return fmt.Errorf("create image dir: %w", err)
 	}
 
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".initramfs-*")
-	if err != nil {
-		return fmt.Errorf("create initramfs: %w", err)
-	}
-
-	err = writeInitramfs(tmp, entries)
-	err = errors.Join(err, tmp.Close())
-
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-
-	if err != nil {
-		return errors.Join(fmt.Errorf("write initramfs %s: %w", path, err), removeIfExists(tmp.Name()))
-	}
-
-	return nil
-}
-
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
-	}
-
-	return nil
+	return atomicfile.Write(path, 0o644, func(f *os.File) error { return writeInitramfs(f, entries) })
 }
 
 // buildAgent builds the twin agent statically (CGO_ENABLED=0: the guest has no libc) into the
@@ -93,7 +70,7 @@ func buildAgent(ctx context.Context, o Options) (string, error) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly")
 
 	if _, err := command.Run(cmd); err != nil {
-		return "", step.Done(errors.Join(fmt.Errorf("build the twin agent: %w", err), removeIfExists(tmp)))
+		return "", step.Done(errors.Join(fmt.Errorf("build the twin agent: %w", err), os.Remove(tmp)))
 	}
 
 	if err := os.Rename(tmp, out); err != nil {
