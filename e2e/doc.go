@@ -4,6 +4,6 @@
 // report, and a diagnostics bundle when an action fails. Re-running after a failure skips what
 // is already done: each action checks the cluster (or the registry) before it changes anything.
 //
-// It also holds the repository-wide check of the import-direction rule (../../shared/STYLE.md),
+// It also holds the repository-wide check of the import-direction rule (CONTRIBUTING.md),
 // which `mage verify` runs.
 package e2e

@@ -126,7 +126,7 @@ func TestImportDirection(t *testing.T) {
 	require.NotEmpty(t, module)
 	vs, err := checkImports(root, module)
 	require.NoError(t, err)
-	assert.Empty(t, vs, "imports that break the import-direction rule of STYLE.md")
+	assert.Empty(t, vs, "imports that break the import-direction rule of CONTRIBUTING.md")
 }
 
 func TestImportDirectionCatchesViolations(t *testing.T) {

@@ -91,13 +91,7 @@ func crdServed(ctx context.Context, cs apiextensions.Interface, dc discovery.Dis
 	if err != nil {
 		return false
 	}
-	established := false
-	for _, c := range got.Status.Conditions {
-		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-			established = true
-		}
-	}
-	if !established {
+	if !established(got) {
 		return false
 	}
 	list, err := dc.ServerResourcesForGroupVersion(crd.Spec.Group + "/" + crd.Spec.Versions[0].Name)

@@ -102,9 +102,13 @@ func Existing(s Settings) (Lab, error) {
 	if err != nil || existing {
 		return lab, err
 	}
-	lab.Request.Provider = cmp.Or(strings.ToLower(strings.TrimSpace(s.Provider)), local.ProviderName)
-	if lab.Request.Provider == "auto" {
+	switch kind := strings.ToLower(strings.TrimSpace(s.Provider)); kind {
+	case "", "auto":
 		lab.Request.Provider = local.ProviderName
+	case local.ProviderName, qemu.ProviderName:
+		lab.Request.Provider = kind
+	default:
+		return Lab{}, fmt.Errorf("LAB_PROVIDER=%q: want auto, local or qemu", s.Provider)
 	}
 	return lab, nil
 }

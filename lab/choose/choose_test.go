@@ -95,6 +95,8 @@ func TestExistingOfNoLabNeverProbes(t *testing.T) {
 func TestDecideRefusesBadInput(t *testing.T) {
 	_, err := Decide(context.Background(), Settings{Provider: "kind", Root: t.TempDir()})
 	require.EqualError(t, err, `LAB_PROVIDER="kind": want auto, local or qemu`)
+	_, err = Existing(Settings{Provider: "kind", Root: t.TempDir()})
+	require.EqualError(t, err, `LAB_PROVIDER="kind": want auto, local or qemu`, "lab:down of a bad provider says so too")
 	_, err = Decide(context.Background(), Settings{Name: "Bad_Name", Root: t.TempDir()})
 	require.ErrorContains(t, err, `LAB_NAME: lab name "Bad_Name"`)
 	_, err = Decide(context.Background(), Settings{Provider: "qemu", NodeImage: "ubuntu", Root: t.TempDir(),

@@ -33,7 +33,7 @@ func New(root string, req state.Request) *Provider {
 }
 
 // transient are the lab directory's parts that live only as long as a daemon.
-var transient = []string{"run", "operator", "artifacts", "flux-storage"}
+var transient = []string{"operator", "artifacts", "flux-storage"}
 
 type backend struct{}
 

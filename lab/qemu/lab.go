@@ -92,7 +92,7 @@ func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready f
 	defer fail(nil)
 	l.fail = fail
 	if err := provider.RunActions(upCtx, store, rep, l.actions()); err != nil {
-		if cause := context.Cause(upCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		if cause := context.Cause(upCtx); ctx.Err() == nil && cause != nil {
 			err = cause
 		}
 		if len(l.clients) > 0 && ctx.Err() == nil {
