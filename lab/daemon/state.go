@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"github.com/cozylab/cozylab/internal/command"
 	"github.com/cozylab/cozylab/internal/process"
-	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
@@ -47,21 +45,3 @@ func Recorded(store *state.Store) (process.Identity, bool) {
 
 // LogName is the daemon's log in the lab directory.
 const LogName = "daemon.log"
-
-// Args are the daemon's arguments for the lab in store: where its state is; everything else
-// it reads from the state.
-func Args(store *state.Store) []string {
-	return []string{"--state-root", store.Root(), "--lab", store.Request().Name}
-}
-
-// Launch builds the daemon from the request's checkout into <lab>/bin and starts it for the
-// lab in store (Spawn: its steps are shown on rep; it returns once the lab is up and detached).
-func Launch(ctx context.Context, store *state.Store, rep progress.Reporter) error {
-	bin := filepath.Join(store.Dir(), "bin", "cozylab-lab")
-	step := rep.Begin("Building the lab daemon")
-	if err := step.Done(Build(ctx, store.Request().RepoRoot, bin)); err != nil {
-		return err
-	}
-	_, err := Spawn(ctx, Options{Path: bin, Args: Args(store), Log: filepath.Join(store.Dir(), LogName)}, rep)
-	return err
-}

@@ -80,7 +80,22 @@ func (l *Lab) Up(ctx context.Context, rep progress.Reporter) error {
 			return err
 		}
 	}
-	return daemon.Launch(ctx, store, rep)
+	return l.launch(ctx, store, rep)
+}
+
+// launch builds the daemon from the request's checkout into <lab>/bin and starts it on the lab:
+// it passes only where the state is, and the daemon reads the request from there. daemon.Spawn
+// shows the daemon's steps on rep and returns once the lab is up and the daemon detached.
+func (l *Lab) launch(ctx context.Context, store *state.Store, rep progress.Reporter) error {
+	bin := filepath.Join(store.Dir(), "bin", "cozylab-lab")
+	step := rep.Begin("Building the lab daemon")
+	if err := step.Done(daemon.Build(ctx, l.Request.RepoRoot, bin)); err != nil {
+		return err
+	}
+	_, err := daemon.Spawn(ctx, daemon.Options{
+		Path: bin, Args: []string{"--state-root", l.Root, "--lab", l.Request.Name}, Log: filepath.Join(store.Dir(), daemon.LogName),
+	}, rep)
+	return err
 }
 
 // Down implements Provider: it stops the daemon (its children die with it), cleans up what a

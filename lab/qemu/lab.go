@@ -107,6 +107,10 @@ func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready f
 	return nil
 }
 
+// Actions is the QEMU lab's bring-up for req, in order: the actions' names and which are kept
+// (tests and docs read it; the daemon runs the same list).
+func Actions(req state.QEMURequest) []provider.Action { return (&lab{req: req}).actions() }
+
 // actions is the lab's bring-up, in order: the twin's image is built, or a Talos image is
 // downloaded and copied onto each node's disks.
 func (l *lab) actions() []provider.Action {

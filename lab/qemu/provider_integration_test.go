@@ -21,7 +21,6 @@ import (
 
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/daemon"
-	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/lab/state"
@@ -158,63 +157,6 @@ func testLab(t *testing.T, prefix, repo string) *Provider {
 	mem, cpus := NodeSize(NodeImageTwin)
 	return New(t.TempDir(), state.Request{Name: fmt.Sprintf("%s%d", prefix, os.Getpid()%10000), Provider: ProviderName, RepoRoot: repo,
 		QEMU: &state.QEMURequest{NodeImage: NodeImageTwin, KVMReason: "not probed in this test", MemoryMiB: mem, CPUs: cpus}})
-}
-
-// A harness that gives up in the middle of Up (here: its context ends while the nodes boot)
-// leaves no VM running: the daemon loses its lifeline and stops them. The network, secrets and
-// seeds stay, and the next Up resumes them (its output names them as kept), boots the VMs
-// again and converges; Down then leaves nothing.
-func TestInterruptedUpResumes(t *testing.T) {
-	requireHost(t)
-	repo, err := filepath.Abs("../..")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), labBound)
-	defer cancel()
-
-	p := testLab(t, "qik", repo)
-	names, err := network.NamesFor(p.Request.Name)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, p.Down(context.Background(), progress.Discard)) })
-
-	upCtx, interrupt := context.WithCancel(ctx)
-	rep := cancelAt{Reporter: &progress.Recorder{}, prefix: ActionAPIs, cancel: interrupt}
-	require.Error(t, p.Up(upCtx, rep))
-
-	noQEMUIn(t, p.Dir())
-	left, err := network.Inspect(names)
-	require.NoError(t, err)
-	assert.False(t, left.Empty(), "the network is kept for the next up")
-
-	rec := &progress.Recorder{}
-	require.NoError(t, p.Up(ctx, rec), "the next up converges")
-	var kept []string
-	for _, r := range rec.Records() {
-		if r.Outcome == progress.Skipped && r.Note == provider.SkipKept {
-			kept = append(kept, r.Title)
-		}
-	}
-	assert.Equal(t, []string{ActionNetwork, ActionConfigs, ActionSeeds}, kept, "what outlives the daemon is resumed, and named")
-
-	require.NoError(t, p.Down(ctx, progress.Discard))
-	noQEMUIn(t, p.Dir())
-	left, err = network.Inspect(names)
-	require.NoError(t, err)
-	assert.True(t, left.Empty(), "lab network left: %+v", left)
-	assert.NoDirExists(t, p.Dir())
-}
-
-// cancelAt ends the harness's context when a step whose title starts with prefix begins.
-type cancelAt struct {
-	progress.Reporter
-	prefix string
-	cancel context.CancelFunc
-}
-
-func (c cancelAt) Begin(title string) progress.Step {
-	if strings.HasPrefix(title, c.prefix) {
-		c.cancel()
-	}
-	return c.Reporter.Begin(title)
 }
 
 func hasStep(rec *progress.Recorder, prefix string) bool {

@@ -86,7 +86,7 @@ func TestRequestedTalosOptionsHaveDefaults(t *testing.T) {
 // copied onto disks. Everything else is the same list, and the same actions are kept.
 func TestActionsDependOnTheNodeImage(t *testing.T) {
 	names := func(image string) (names, kept []string) {
-		for _, a := range (&lab{req: state.QEMURequest{NodeImage: image}}).actions() {
+		for _, a := range Actions(state.QEMURequest{NodeImage: image}) {
 			names = append(names, a.Name)
 			if a.Kept() {
 				kept = append(kept, a.Name)
