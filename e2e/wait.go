@@ -10,6 +10,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cozylab/cozylab/internal/kubewatch"
 	"github.com/cozylab/cozylab/internal/progress"
 )
 
@@ -26,7 +27,7 @@ func waitFor(ctx context.Context, c client.WithWatch, step progress.Step, what s
 	}
 	last := "not created yet"
 	step.Status("waiting for %s: %s", what, last)
-	err := watchUntil(ctx, c, list, func(ev watch.Event) (bool, error) {
+	err := kubewatch.Until(ctx, c, list, func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted {
 			last = "deleted"
 			return false, nil

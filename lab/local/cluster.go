@@ -13,14 +13,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/controlplane"
+	"github.com/cozylab/cozylab/internal/kubewatch"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 )
@@ -104,11 +104,7 @@ func StartCluster(ctx context.Context, o ClusterOptions) (c *Cluster, err error)
 	if err := c.registerNodes(ctx); err != nil {
 		return nil, step.Done(err)
 	}
-	cs, err := kubernetes.NewForConfig(cp.RESTConfig())
-	if err != nil {
-		return nil, step.Done(fmt.Errorf("create client: %w", err))
-	}
-	return c, step.Done(waitNodesReady(ctx, cs, names(o.Nodes), o.ReadyTimeout, step))
+	return c, step.Done(waitNodesReady(ctx, cp.RESTConfig(), names(o.Nodes), o.ReadyTimeout, step))
 }
 
 // startKwok starts kwok in the control plane's process group.
@@ -188,19 +184,15 @@ func node(n Node) *corev1.Node {
 }
 
 // waitNodesReady watches nodes until every one named is Ready.
-func waitNodesReady(ctx context.Context, cs kubernetes.Interface, want []string, timeout time.Duration, step progress.Step) error {
+func waitNodesReady(ctx context.Context, cfg *rest.Config, want []string, timeout time.Duration, step progress.Step) error {
+	c, err := client.NewWithWatch(cfg, client.Options{})
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ready := map[string]bool{}
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return cs.CoreV1().Nodes().List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return cs.CoreV1().Nodes().Watch(ctx, o)
-		},
-	}
-	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Node{}, nil, func(ev watch.Event) (bool, error) {
+	err = kubewatch.Until(ctx, c, &corev1.NodeList{}, func(ev watch.Event) (bool, error) {
 		n, ok := ev.Object.(*corev1.Node)
 		if !ok || !slices.Contains(want, n.Name) {
 			return false, nil

@@ -140,11 +140,7 @@ func (l *lab) registerNodes(ctx context.Context, step progress.Step) error {
 func (l *lab) nodesExist(ctx context.Context) error { return l.cluster.nodesExist(ctx) }
 
 func (l *lab) waitNodes(ctx context.Context, step progress.Step) error {
-	cs, err := kubernetes.NewForConfig(l.cluster.RESTConfig())
-	if err != nil {
-		return fmt.Errorf("create client: %w", err)
-	}
-	return waitNodesReady(ctx, cs, names(l.nodes), 2*time.Minute, step)
+	return waitNodesReady(ctx, l.cluster.RESTConfig(), names(l.nodes), 2*time.Minute, step)
 }
 
 // fluxCRDs are the Flux CRDs the local lab installs: the operator's generated ones, as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/kubewatch"
 	"io/fs"
 	"slices"
 	"sort"
@@ -11,13 +12,10 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
@@ -105,16 +103,7 @@ func WaitEstablished(ctx context.Context, c client.WithWatch, crds []string, tim
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			list := &apiextensionsv1.CustomResourceDefinitionList{}
-			return list, c.List(ctx, list, &client.ListOptions{Raw: &opts})
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return c.Watch(ctx, &apiextensionsv1.CustomResourceDefinitionList{}, &client.ListOptions{Raw: &opts})
-		},
-	}
-	_, err := watchtools.UntilWithSync(ctx, lw, &apiextensionsv1.CustomResourceDefinition{}, nil, func(ev watch.Event) (bool, error) {
+	err := kubewatch.Until(ctx, c, &apiextensionsv1.CustomResourceDefinitionList{}, func(ev watch.Event) (bool, error) {
 		crd, ok := ev.Object.(*apiextensionsv1.CustomResourceDefinition)
 		if !ok || !pending[crd.Name] {
 			return len(pending) == 0, nil

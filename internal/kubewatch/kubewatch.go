@@ -1,4 +1,7 @@
-package e2e
+// Package kubewatch waits for Kubernetes objects by watching them: one list-then-watch loop for
+// every wait of the repository (the e2e's, the operator's CRD wait, the local lab's nodes), so a
+// dropped watch resumes from its last resource version everywhere.
+package kubewatch
 
 import (
 	"context"
@@ -14,11 +17,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
-// watchUntil lists and watches the objects of list's kind, narrowed by opts, and passes every
+// Until lists and watches the objects of list's kind, narrowed by opts, and passes every
 // event to cond until it returns true or an error, or ctx ends (then it returns ctx.Err()). The
 // listing arrives as Added events, so a condition that already holds ends the watch at once; a
 // dropped watch resumes from the last resource version instead of missing what changed.
-func watchUntil(ctx context.Context, c client.WithWatch, list client.ObjectList, cond watchtools.ConditionFunc, opts ...client.ListOption) error {
+func Until(ctx context.Context, c client.WithWatch, list client.ObjectList, cond watchtools.ConditionFunc, opts ...client.ListOption) error {
 	item, err := itemOf(c.Scheme(), list)
 	if err != nil {
 		return err
