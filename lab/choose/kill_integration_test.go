@@ -109,11 +109,12 @@ func TestQEMULabKilledAtThreeStepsResumes(t *testing.T) {
 		at := index(killAt)
 		assert.Subset(t, j.Kept, providertest.Kept(actions[:previous]), "kill at %q: kept actions before the last kill are kept", killAt)
 		assert.Subset(t, providertest.Kept(actions[:at]), j.Kept, "kill at %q: only kept actions before it are kept", killAt)
-		probes := kvmProbes(t, log)
+		probes, twins := countVMs(t, log)
 		if i == 0 {
 			assert.LessOrEqual(t, probes, 1, "a new lab's lab:up boots at most one probe VM")
 		} else {
 			assert.Zero(t, probes, "an existing lab keeps its request: no probe")
+			assert.GreaterOrEqual(t, twins, qemu.NodeCount, "the wrapper sees the VMs it counts (kill at %q)", killAt)
 		}
 		require.Eventually(t, func() bool { return len(qemuIn(t, dir)) == 0 }, 3*time.Minute, 200*time.Millisecond,
 			"VMs outlived their harness killed at %q: %v", killAt, qemuIn(t, dir))
@@ -137,15 +138,16 @@ func TestQEMULabKilledAtThreeStepsResumes(t *testing.T) {
 	assert.NoDirExists(t, dir)
 }
 
-// kvmProbes counts the VMs the wrapper saw started under KVM: only the probe asks for it here.
-func kvmProbes(t *testing.T, log string) int {
+// countVMs counts the VMs the wrapper saw started: under KVM (only the probe asks for it
+// here) and under TCG (the twins).
+func countVMs(t *testing.T, log string) (kvm, tcg int) {
 	t.Helper()
 	raw, err := os.ReadFile(log)
 	if os.IsNotExist(err) {
-		return 0
+		return 0, 0
 	}
 	require.NoError(t, err)
-	return strings.Count(string(raw), "-accel kvm")
+	return strings.Count(string(raw), "-accel kvm"), strings.Count(string(raw), "-accel tcg")
 }
 
 // qemuIn lists the QEMU processes whose command line names a file in dir.
