@@ -4,6 +4,8 @@ package local_test
 
 import (
 	"context"
+	"fmt"
+	"github.com/cozylab/cozylab/internal/kubewatch"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,13 +21,10 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/internal/bincache"
@@ -113,9 +112,10 @@ func TestFluxControllersReconcile(t *testing.T) {
 		},
 	}
 	require.NoError(t, c.Create(ctx, hr))
-	// Without --feature-gates=ExternalArtifact=true the reason would be AccessDenied.
-	assert.Equal(t, "SourceNotReady", notReadyReason(t, ctx, c, hr, &helmv2.HelmReleaseList{}))
-	assert.Equal(t, sourcev1.OCIPullFailedReason, notReadyReason(t, ctx, c, oci, &sourcev1.OCIRepositoryList{}))
+	// Without --feature-gates=ExternalArtifact=true the reason would be AccessDenied. Until
+	// helm-controller's cache has the ExternalArtifact it may first say ArtifactFailed.
+	waitNotReady(t, ctx, c, hr, &helmv2.HelmReleaseList{}, "SourceNotReady")
+	waitNotReady(t, ctx, c, oci, &sourcev1.OCIRepositoryList{}, sourcev1.OCIPullFailedReason)
 }
 
 func fluxClient(t *testing.T, cfg *rest.Config) client.WithWatch {
@@ -134,37 +134,27 @@ type conditioned interface {
 	GetConditions() []metav1.Condition
 }
 
-// notReadyReason watches obj until its controller marks it Ready=False and returns the reason.
-func notReadyReason(t *testing.T, ctx context.Context, c client.WithWatch, obj conditioned, list client.ObjectList) string {
+// waitNotReady watches obj until its controller marks it Ready=False with reason want, and
+// fails naming the last Ready condition it saw when that does not happen within a minute.
+func waitNotReady(t *testing.T, ctx context.Context, c client.WithWatch, obj conditioned, list client.ObjectList, want string) {
 	t.Helper()
-	sel := &client.ListOptions{Namespace: obj.GetNamespace(), FieldSelector: fields.OneTermEqualSelector("metadata.name", obj.GetName())}
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			l := list.DeepCopyObject().(client.ObjectList)
-			return l, c.List(ctx, l, sel, &client.ListOptions{Raw: &opts})
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return c.Watch(ctx, list.DeepCopyObject().(client.ObjectList), sel, &client.ListOptions{Raw: &opts})
-		},
-	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	var reason string
-	_, err := watchtools.UntilWithSync(wctx, lw, obj, nil, func(ev watch.Event) (bool, error) {
+	last := "no Ready condition"
+	err := kubewatch.Until(wctx, c, list, func(ev watch.Event) (bool, error) {
 		o, ok := ev.Object.(conditioned)
 		if !ok {
 			return false, nil
 		}
 		ready := apimeta.FindStatusCondition(o.GetConditions(), "Ready")
-		if ready == nil || ready.Status != metav1.ConditionFalse {
+		if ready == nil {
 			return false, nil
 		}
-		reason = ready.Reason
-		t.Logf("%T %s: Ready=False %s: %s", o, o.GetName(), ready.Reason, ready.Message)
-		return true, nil
-	})
-	require.NoError(t, err, "wait for %s to be marked Ready=False", obj.GetName())
-	return reason
+		last = fmt.Sprintf("Ready=%s %s: %s", ready.Status, ready.Reason, ready.Message)
+		return ready.Status == metav1.ConditionFalse && ready.Reason == want, nil
+	}, client.InNamespace(obj.GetNamespace()), client.MatchingFields{"metadata.name": obj.GetName()})
+	require.NoError(t, err, "wait for %s to be marked Ready=False %s; last seen: %s", obj.GetName(), want, last)
+	t.Logf("%T %s: %s", obj, obj.GetName(), last)
 }
 
 // ensureFlux gets both controllers from the binaries cache, building what is missing.
