@@ -87,10 +87,11 @@ func Readyz(p *process.Process, addr string) condition.Condition {
 	}
 }
 
-// LoopbackAddrs returns n distinct free 127.0.0.1 addresses. Another program may take one
+// LoopbackAddrs returns n distinct free 127.0.0.1 addresses, prefer[i] for the i-th when it is
+// free (a resumed lab keeps the addresses its objects name). Another program may take one
 // before the controller it is meant for binds it; that controller then exits, and Readyz
 // reports its log.
-func LoopbackAddrs(n int) ([]string, error) {
+func LoopbackAddrs(n int, prefer ...string) ([]string, error) {
 	var out []string
 	var ls []net.Listener
 	defer func() {
@@ -98,7 +99,14 @@ func LoopbackAddrs(n int) ([]string, error) {
 			l.Close()
 		}
 	}()
-	for range n {
+	for i := range n {
+		if i < len(prefer) && prefer[i] != "" {
+			if l, err := net.Listen("tcp", prefer[i]); err == nil {
+				ls = append(ls, l)
+				out = append(out, l.Addr().String())
+				continue
+			}
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("pick a free loopback port: %w", err)

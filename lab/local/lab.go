@@ -7,6 +7,7 @@ import (
 	"github.com/cozylab/cozylab/internal/atomicfile"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,12 +40,19 @@ const (
 	controlPlaneDirName = "cp"
 )
 
-// facts is what the local lab records in its state for the harness.
+// facts is what the local lab records in its state: the addresses its servers listen on. The
+// harness pushes to Registry; the cluster's objects name the others (artifact URLs), so a
+// resumed lab listens on them again when they are free.
 type facts struct {
-	// Registry is the artifact registry's host:port; Artifacts the source-watcher stand-in's URL.
+	// Registry is the artifact registry's host:port; Artifacts the source-watcher stand-in's.
 	Registry  string `json:"registry,omitempty"`
 	Artifacts string `json:"artifacts,omitempty"`
+	// Flux are source-controller's storage, metrics and health and helm-controller's metrics
+	// and health addresses.
+	Flux []string `json:"flux,omitempty"`
 }
+
+func (l *lab) facts() (facts, error) { return state.LoadFacts[facts](l.store) }
 
 // lab is one run of the local lab's daemon: what the actions made, for the later actions and
 // the stop.
@@ -157,8 +165,15 @@ func (l *lab) fluxCRDsEstablished(ctx context.Context) error {
 
 // startFlux starts source-controller and helm-controller and waits for their readiness.
 func (l *lab) startFlux(ctx context.Context, step progress.Step) error {
-	addrs, err := LoopbackAddrs(5)
+	f, err := l.facts()
 	if err != nil {
+		return err
+	}
+	addrs, err := LoopbackAddrs(5, f.Flux...)
+	if err != nil {
+		return err
+	}
+	if err := state.UpdateFacts(l.store, func(f *facts) { f.Flux = addrs }); err != nil {
 		return err
 	}
 	storage := filepath.Join(l.dir(), "flux-storage")
@@ -181,7 +196,11 @@ func (l *lab) startFlux(ctx context.Context, step progress.Step) error {
 }
 
 func (l *lab) startRegistry(_ context.Context, step progress.Step) error {
-	reg, err := registry.Start(registry.Options{})
+	f, err := l.facts()
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Start(registry.Options{Prefer: f.Registry})
 	if err != nil {
 		return err
 	}
@@ -201,7 +220,12 @@ func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
 	if err != nil {
 		return fmt.Errorf("create controller manager: %w", err)
 	}
-	sw := sourcewatcher.New(sourcewatcher.Options{Addr: "127.0.0.1:0", StorageDir: filepath.Join(l.dir(), "artifacts")})
+	f, err := l.facts()
+	if err != nil {
+		return err
+	}
+	sw := sourcewatcher.New(sourcewatcher.Options{Addr: "127.0.0.1:0", Prefer: strings.TrimPrefix(f.Artifacts, "http://"),
+		StorageDir: filepath.Join(l.dir(), "artifacts")})
 	if err := sw.SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -32,8 +32,10 @@ func New(root string, req state.Request) *Provider {
 	return &Provider{Lab: provider.Lab{Root: root, Request: req, Backend: backend{}}}
 }
 
-// transient are the lab directory's parts that live only as long as a daemon.
-var transient = []string{"operator", "artifacts", "flux-storage"}
+// transient are the lab directory's parts that live only as long as a daemon: the operator
+// runner's extracted image. The artifacts the cluster's objects point at stay, with their
+// addresses (facts), so a resumed lab serves them again at once.
+var transient = []string{"operator"}
 
 type backend struct{}
 

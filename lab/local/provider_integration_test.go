@@ -70,9 +70,23 @@ func TestKilledAtEachStepResumes(t *testing.T) {
 			"the lab outlived its harness killed at %q: %v", killAt, labProcesses(t, p.Dir()))
 	}
 
+	store, err := p.Open()
+	require.NoError(t, err)
+	before, err := state.LoadFacts[facts](store)
+	require.NoError(t, err)
+	require.NotEmpty(t, before.Registry, "the harness killed last got past the registry's start")
 	rec := &progress.Recorder{}
 	require.NoError(t, p.Up(ctx, rec), "the next lab:up converges")
 	assert.Equal(t, providertest.Kept(actions), providertest.KeptOf(rec), "every kept action is resumed, and named")
+	store, err = p.Open()
+	require.NoError(t, err)
+	after, err := state.LoadFacts[facts](store)
+	require.NoError(t, err)
+	assert.Equal(t, before.Registry, after.Registry, "a resumed lab serves on the addresses the cluster's objects name")
+	assert.Equal(t, before.Flux, after.Flux, "a resumed lab serves on the addresses the cluster's objects name")
+	if before.Artifacts != "" { // the last harness died as the controllers started; they may have got that far
+		assert.Equal(t, before.Artifacts, after.Artifacts)
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig())
 	require.NoError(t, err)
 	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(ctx, metav1.ListOptions{})

@@ -19,10 +19,7 @@ func (l *lab) startRegistry(_ context.Context, step progress.Step) error {
 	if err != nil {
 		return err
 	}
-	reg, err := registry.Start(registry.Options{Addr: f.Registry})
-	if err != nil && f.Registry != "" {
-		reg, err = registry.Start(registry.Options{Addr: "127.0.0.1:0"})
-	}
+	reg, err := registry.Start(registry.Options{Prefer: f.Registry})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ const DefaultAddr = "127.0.0.1:0"
 type Options struct {
 	// Addr is the host:port to listen on; DefaultAddr when empty. A port of 0 picks a free one.
 	Addr string
+	// Prefer, when set, is tried before Addr: the address an earlier registry of the same lab
+	// served on, which references in the cluster still name.
+	Prefer string
 }
 
 // Registry is a running in-memory OCI registry. Its zero value is not usable; call Start.
@@ -44,12 +47,28 @@ func Start(opts Options) (*Registry, error) {
 		// Blob uploads can be large (the operator binary); only the header read is bounded.
 		ReadHeaderTimeout: 30 * time.Second,
 	}}
-	bound, err := r.Listen(addr)
+	bound, err := r.listenFirst(opts.Prefer, addr)
 	if err != nil {
 		return nil, err
 	}
 	r.addr = bound
 	return r, nil
+}
+
+// listenFirst listens on the first of addrs that is set and free, and returns the last error
+// when none is.
+func (r *Registry) listenFirst(addrs ...string) (string, error) {
+	var err error
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		var bound string
+		if bound, err = r.Listen(a); err == nil {
+			return bound, nil
+		}
+	}
+	return "", err
 }
 
 // Addr is the host:port of the first listener, for references such as Addr()+"/packages:v1".

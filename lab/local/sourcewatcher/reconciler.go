@@ -29,6 +29,9 @@ type Options struct {
 	// Addr is the host:port the artifacts are served on. The host must be 127.0.0.1; port 0
 	// picks a free port (see Reconciler.URL).
 	Addr string
+	// Prefer, when set, is tried before Addr: where an earlier stand-in of the same lab served,
+	// which the ExternalArtifacts in the cluster still name.
+	Prefer string
 	// StorageDir holds the built tarballs; it is created if missing.
 	StorageDir string
 	// HTTPClient downloads source artifacts; nil means http.DefaultClient.
@@ -81,9 +84,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := errors.Join(sw.AddToScheme(mgr.GetScheme()), sourcev1.AddToScheme(mgr.GetScheme())); err != nil {
 		return fmt.Errorf("register source API types: %w", err)
 	}
-	l, err := listenLoopback(r.opts.Addr)
-	if err != nil {
-		return err
+	var l net.Listener
+	if r.opts.Prefer != "" {
+		l, _ = listenLoopback(r.opts.Prefer) // taken: any free port below
+	}
+	if l == nil {
+		var err error
+		if l, err = listenLoopback(r.opts.Addr); err != nil {
+			return err
+		}
 	}
 	r.listener = l
 	r.client = mgr.GetClient()
