@@ -18,7 +18,7 @@ import (
 	"github.com/cozylab/cozylab/lab/provider"
 )
 
-// E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant; the lab stays up: lab:down removes it).
+// E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values; the lab stays up: lab:down removes it).
 func E2e(ctx context.Context) error {
 	start := time.Now()
 	// client-go reports transient watch errors (a CRD not installed yet) through klog; the
@@ -41,6 +41,7 @@ func E2e(ctx context.Context) error {
 	reports := filepath.Join("_out", "e2e")
 	res, err := e2e.Run(ctx, e2e.Options{
 		RepoRoot: ".", Lab: lab, Variant: os.Getenv("E2E_VARIANT"), ReportDir: reports, Progress: term,
+		Packages: os.Getenv("E2E_PACKAGES"), Installer: os.Getenv("E2E_INSTALLER"), ValuesFile: os.Getenv("E2E_VALUES"),
 	})
 	term.Summary(start)
 	e2e.MeasureFigures(term.Records(), res, filepath.Dir(p.Kubeconfig())).Print(os.Stderr, p.Name())

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"github.com/fluxcd/pkg/sourceignore"
+
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/registry"
 )
@@ -54,11 +56,11 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 	if err != nil {
 		return err
 	}
-	tree, err := packagesTree(filepath.Join(e.o.RepoRoot, "packages"), e.o.Overlay)
+	tree, err := packagesTree(e.o.packagesDir(), e.o.Overlay)
 	if err != nil {
 		return err
 	}
-	step.Status("pushing packages/ (%d files) as a Flux artifact", len(tree))
+	step.Status("pushing %s (%d files) as a Flux artifact", e.o.packagesDir(), len(tree))
 	art, err := registry.PushDirectory(ctx, tree, fmt.Sprintf("%s/%s:%s", reg, PackagesRepo, pushTag),
 		registry.ArtifactMeta{Source: "cozylab", Revision: "lab"})
 	if err != nil {
@@ -73,13 +75,30 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 	return nil
 }
 
-// packagesTree is the packages/ directory without its Go files (tests and the embed
-// declaration), with the overlay's files added or replaced.
+// packagesTree reads a packages tree as `flux push artifact` packs it: regular files only (a
+// symlink, to a file or a directory, is left out), without what its .sourceignore files
+// (gitignore syntax, at any depth) and Flux's version-control patterns (.git/ …) exclude;
+// then the overlay's files are added or replaced, and the platform chart's version stamped.
 func packagesTree(dir string, overlay map[string][]byte) (fstest.MapFS, error) {
+	ignores, err := sourceignore.LoadIgnorePatterns(dir, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read the .sourceignore files of %s: %w", dir, err)
+	}
+	ignored := sourceignore.NewMatcher(append(sourceignore.VCSPatterns(nil), ignores...))
 	tree := fstest.MapFS{}
-	err := fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".go") {
+	err = fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
 			return err
+		case p == ".":
+			return nil
+		case ignored.Match(strings.Split(p, "/"), d.IsDir()):
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		case !d.Type().IsRegular():
+			return nil // a directory (walked into), a symlink or a device
 		}
 		data, err := os.ReadFile(filepath.Join(dir, p))
 		if err != nil {
@@ -100,7 +119,9 @@ func packagesTree(dir string, overlay map[string][]byte) (fstest.MapFS, error) {
 // platformChart is the chart whose version is stamped with the tree's revision.
 const platformChart = "core/platform/Chart.yaml"
 
-var chartVersion = regexp.MustCompile(`(?m)^version:\s*"?([^"\s]+)"?\s*$`)
+// chartVersion finds a Chart.yaml's version line: the value plain, double- or single-quoted,
+// with or without a trailing comment ("version: 0.0.0 # stamped by the release").
+var chartVersion = regexp.MustCompile(`(?m)^version:[ \t]*(?:"([^"\n]+)"|'([^'\n]+)'|([^\s#'"]+))[ \t]*(#[^\n]*)?$`)
 
 // stampPlatform adds the digest of the rest of the tree to the platform chart's version as
 // build metadata, as a release build stamps versions: the platform release then upgrades
@@ -119,18 +140,42 @@ func stampPlatform(tree fstest.MapFS) error {
 			h.Write(tree[p].Data)
 		}
 	}
-	m := chartVersion.FindSubmatchIndex(f.Data)
-	if m == nil {
-		return fmt.Errorf("stamp the platform chart: %s has no version line", platformChart)
+	v, ok := findVersion(f.Data)
+	if !ok {
+		return fmt.Errorf("stamp the platform chart: %s has no version line (version: x.y.z)", platformChart)
 	}
-	version, sep := string(f.Data[m[2]:m[3]]), "+"
-	if strings.Contains(version, "+") {
+	sep := "+"
+	if strings.Contains(v.value, "+") {
 		sep = "."
 	}
-	stamped := fmt.Sprintf("version: %s%slab.%x", version, sep, h.Sum(nil)[:6])
-	data := append(append(slices.Clone(f.Data[:m[0]]), stamped...), f.Data[m[1]:]...)
+	stamped := fmt.Sprintf("version: %s%slab.%x%s", v.value, sep, h.Sum(nil)[:6], v.comment)
+	data := append(append(slices.Clone(f.Data[:v.start]), stamped...), f.Data[v.end:]...)
 	tree[platformChart] = &fstest.MapFile{Data: data, Mode: f.Mode}
 	return nil
+}
+
+// versionLine is a Chart.yaml's version line: where it is, its value without quotes, and its
+// trailing comment (" # …") if any.
+type versionLine struct {
+	start, end     int
+	value, comment string
+}
+
+func findVersion(chart []byte) (versionLine, bool) {
+	m := chartVersion.FindSubmatchIndex(chart)
+	if m == nil {
+		return versionLine{}, false
+	}
+	v := versionLine{start: m[0], end: m[1]}
+	for g := 1; g <= 3; g++ { // the double-quoted, single-quoted or plain form, whichever matched
+		if m[2*g] >= 0 {
+			v.value = string(chart[m[2*g]:m[2*g+1]])
+		}
+	}
+	if m[8] >= 0 {
+		v.comment = " " + string(chart[m[8]:m[9]])
+	}
+	return v, true
 }
 
 func shortDigest(d string) string {

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/xml"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,24 @@ func TestLocalE2E(t *testing.T) {
 		assert.True(t, skipped, "the lab was up and is not started again: %v", rec.Records())
 	})
 
+	t.Run("another tree: a copy of packages/ as users keep theirs gives the same result", func(t *testing.T) {
+		tree := copyTree(t, filepath.Join("..", "packages"))
+		chart := filepath.Join(tree, platformChart)
+		raw, err := os.ReadFile(chart)
+		require.NoError(t, err)
+		v, ok := findVersion(raw)
+		require.True(t, ok)
+		raw = append(append(raw[:v.end:v.end], " # set by the release"...), raw[v.end:]...)
+		require.NoError(t, os.WriteFile(chart, raw, 0o644))
+		// A library chart linked into an app, as upstream trees do: flux push artifact leaves it out.
+		require.NoError(t, os.MkdirAll(filepath.Join(tree, "apps", "echo", "charts"), 0o755))
+		require.NoError(t, os.Symlink("../../../system/echo", filepath.Join(tree, "apps", "echo", "charts", "linked")))
+
+		again, err := Run(ctx, Options{RepoRoot: "..", Packages: tree, Installer: InstallerTree, Lab: lab, ReportDir: t.TempDir(), Progress: progress.Discard})
+		require.NoError(t, err, "diagnostics: %s", again.Diagnostics)
+		assert.Equal(t, res.Releases, again.Releases, "the same platform, the same releases")
+	})
+
 	t.Run("a broken chart fails naming its HelmRelease", func(t *testing.T) {
 		reports := t.TempDir()
 		start := time.Now()
@@ -113,6 +132,30 @@ func brokenPackage() []client.Object {
 		Spec:       v1alpha1.PackageSpec{Variant: "default"},
 	}
 	return []client.Object{src, pkg}
+}
+
+// copyTree copies the regular files under dir into a new temporary directory.
+func copyTree(t *testing.T, dir string) string {
+	t.Helper()
+	out := t.TempDir()
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(out, filepath.Dir(rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(out, rel), raw, 0o644)
+	}))
+	return out
 }
 
 func readJUnit(t *testing.T, path string) junitSuite {

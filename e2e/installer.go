@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -51,9 +50,9 @@ func installInstaller(ctx context.Context, e *env, step progress.Step) error {
 	if err := cfg.Init(flags, ns, "secret", func(string, ...any) {}); err != nil {
 		return fmt.Errorf("set up Helm: %w", err)
 	}
-	ch, err := loader.Load(filepath.Join(e.o.RepoRoot, "packages", "core", "installer"))
+	ch, err := loader.Load(e.o.installerDir())
 	if err != nil {
-		return fmt.Errorf("load the installer chart: %w", err)
+		return fmt.Errorf("load the installer chart %s: %w", e.o.installerDir(), err)
 	}
 	vals := installerValues(e)
 	_, err = action.NewHistory(cfg).Run(InstallerRelease)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -16,13 +14,21 @@ import (
 
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/provider"
-	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
 
 // Options configure Run.
 type Options struct {
-	// RepoRoot is the module checkout: the packages/ tree and the operator are built from it.
+	// RepoRoot is the module checkout: the operator (and our installer chart) are built from it.
 	RepoRoot string
+	// Packages is the packages tree pushed as the platform source: any Cozystack-style tree
+	// (core/platform, core/installer, system/, apps/ …); <RepoRoot>/packages when empty.
+	Packages string
+	// Installer picks the installer chart: InstallerOurs (this repository's, the default) or
+	// InstallerTree (the tree's core/installer). Either gets the operator image built here.
+	Installer string
+	// ValuesFile, when set, is a YAML file whose values override the platform component's
+	// (trim a variant to what the lab can run).
+	ValuesFile string
 	// Lab is where the platform runs; Run refuses one that cannot run it (CanRunPlatform)
 	// before anything starts.
 	Lab provider.Platform
@@ -97,8 +103,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Progress == nil {
 		o.Progress = progress.Discard
 	}
-	if !slices.Contains(v1alpha1.PlatformVariants, o.Variant) {
-		return Result{}, fmt.Errorf("unknown platform variant %q: choose one of %s (E2E_VARIANT)", o.Variant, strings.Join(v1alpha1.PlatformVariants, ", "))
+	if err := o.checkTree(); err != nil {
+		return Result{}, err // before anything starts
 	}
 	if err := o.Lab.CanRunPlatform(); err != nil {
 		return Result{}, err // before anything starts

@@ -81,9 +81,13 @@ func createPlatform(ctx context.Context, e *env, step progress.Step) error {
 		return fmt.Errorf("unknown platform variant %q: the PackageSource %s offers %s (set E2E_VARIANT)",
 			e.o.Variant, PlatformPackage, strings.Join(variants, ", "))
 	}
-	values, err := json.Marshal(map[string]any{"migrations": map[string]any{"image": e.pushed.operatorImage}})
+	user, err := e.o.platformValues()
 	if err != nil {
 		return err
+	}
+	values, err := json.Marshal(mergeValues(user, map[string]any{"migrations": map[string]any{"image": e.pushed.operatorImage}}))
+	if err != nil {
+		return fmt.Errorf("encode the platform values: %w", err)
 	}
 	pkg := &v1alpha1.Package{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Package"},

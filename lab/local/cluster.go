@@ -33,14 +33,17 @@ type Node struct {
 	Name   string
 	CPU    string // e.g. "8"
 	Memory string // e.g. "24Gi"
-	Pods   int
+	// EphemeralStorage is the node's local disk for pods (emptyDirs, logs): pods that request
+	// ephemeral-storage stay Pending on a node that declares none.
+	EphemeralStorage string // e.g. "100Gi"
+	Pods             int
 }
 
 // DefaultNodes are the Talos lab's three control-plane nodes, with its VM size.
 var DefaultNodes = []Node{
-	{Name: "srv1", CPU: "8", Memory: "24Gi", Pods: 110},
-	{Name: "srv2", CPU: "8", Memory: "24Gi", Pods: 110},
-	{Name: "srv3", CPU: "8", Memory: "24Gi", Pods: 110},
+	{Name: "srv1", CPU: "8", Memory: "24Gi", EphemeralStorage: "100Gi", Pods: 110},
+	{Name: "srv2", CPU: "8", Memory: "24Gi", EphemeralStorage: "100Gi", Pods: 110},
+	{Name: "srv3", CPU: "8", Memory: "24Gi", EphemeralStorage: "100Gi", Pods: 110},
 }
 
 // ClusterOptions configure StartCluster.
@@ -169,6 +172,9 @@ func node(n Node) *corev1.Node {
 		corev1.ResourceCPU:    resource.MustParse(n.CPU),
 		corev1.ResourceMemory: resource.MustParse(n.Memory),
 		corev1.ResourcePods:   *resource.NewQuantity(int64(n.Pods), resource.DecimalSI),
+	}
+	if n.EphemeralStorage != "" {
+		capacity[corev1.ResourceEphemeralStorage] = resource.MustParse(n.EphemeralStorage)
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{

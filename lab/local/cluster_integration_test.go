@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -21,7 +22,7 @@ import (
 )
 
 // TestClusterRunsWorkloadsOnSimulatedNodes starts the whole local cluster: pods of a Deployment
-// are scheduled onto the kwok nodes and run; a Job's pod completes (how Helm hooks finish).
+// (requesting ephemeral-storage) are scheduled onto the kwok nodes and run; a Job's pod completes (how Helm hooks finish).
 func TestClusterRunsWorkloadsOnSimulatedNodes(t *testing.T) {
 	ctx := context.Background()
 	rec := &progress.Recorder{}
@@ -41,6 +42,7 @@ func TestClusterRunsWorkloadsOnSimulatedNodes(t *testing.T) {
 	for _, n := range nodes.Items {
 		assert.True(t, nodeReady(&n), n.Name)
 		assert.Equal(t, "24Gi", n.Status.Capacity.Memory().String())
+		assert.Equal(t, "100Gi", n.Status.Capacity.StorageEphemeral().String(), "a pod requesting ephemeral-storage can be scheduled")
 	}
 	assert.Contains(t, rec.Statuses("Starting kwok and 3 simulated nodes"), "nodes Ready 3/3")
 
@@ -50,7 +52,11 @@ func TestClusterRunsWorkloadsOnSimulatedNodes(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.k8s.io/pause:3.10"}}}}},
+				// A request for ephemeral-storage, as many charts make: it stays Pending on a
+				// node that declares none.
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.k8s.io/pause:3.10",
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+						corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}}}}}}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
