@@ -39,6 +39,9 @@ type Settings struct {
 	MemoryMiB, CPUs int
 	// Talos chooses the Talos image (NodeImage talos).
 	Talos state.TalosImage
+	// SimulatedWebhooks is "fail" (the default: webhooks as their charts say) or "ignore"
+	// (failurePolicy Ignore on webhooks only simulated pods serve; local labs).
+	SimulatedWebhooks string
 	// ProbeKVM reports whether a guest really runs under KVM here, and why; qemu.ProbeKVM
 	// when nil. Decide calls it at most once.
 	ProbeKVM func(ctx context.Context) (bool, string)
@@ -83,6 +86,16 @@ func Decide(ctx context.Context, s Settings) (Lab, error) {
 		req.Provider = kind
 	default:
 		return Lab{}, fmt.Errorf("LAB_PROVIDER=%q: want auto, local or qemu", s.Provider)
+	}
+	switch s.SimulatedWebhooks {
+	case "", "fail":
+	case "ignore":
+		if req.Provider != local.ProviderName {
+			return Lab{}, fmt.Errorf("LAB_SIMULATED_WEBHOOKS=ignore is for local labs, whose pods kwok simulates; this lab runs on the %s provider", req.Provider)
+		}
+		req.IgnoreSimulatedWebhooks = true
+	default:
+		return Lab{}, fmt.Errorf("LAB_SIMULATED_WEBHOOKS=%q: want fail (the default) or ignore", s.SimulatedWebhooks)
 	}
 	if req.Provider == qemu.ProviderName {
 		q, err := qemuRequest(ctx, s, probe)

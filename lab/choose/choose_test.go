@@ -86,6 +86,15 @@ func TestAnExistingLabKeepsItsRequestWithoutProbing(t *testing.T) {
 	require.ErrorContains(t, err, "QEMU lab dev is up with the twin image, not talos")
 }
 
+func TestSimulatedWebhooksTravelInTheRequest(t *testing.T) {
+	lab, err := Decide(context.Background(), Settings{Provider: "local", SimulatedWebhooks: "ignore", Root: t.TempDir()})
+	require.NoError(t, err)
+	assert.True(t, lab.Request.IgnoreSimulatedWebhooks)
+	lab, err = Decide(context.Background(), Settings{Provider: "local", Root: t.TempDir()})
+	require.NoError(t, err)
+	assert.False(t, lab.Request.IgnoreSimulatedWebhooks, "webhooks stay as their charts say unless asked")
+}
+
 func TestExistingOfNoLabNeverProbes(t *testing.T) {
 	lab, err := Existing(Settings{Root: t.TempDir(), ProbeKVM: func(context.Context) (bool, string) { panic("probed") }})
 	require.NoError(t, err)
@@ -99,6 +108,11 @@ func TestDecideRefusesBadInput(t *testing.T) {
 	require.EqualError(t, err, `LAB_PROVIDER="kind": want auto, local or qemu`, "lab:down of a bad provider says so too")
 	_, err = Decide(context.Background(), Settings{Name: "Bad_Name", Root: t.TempDir()})
 	require.ErrorContains(t, err, `LAB_NAME: lab name "Bad_Name"`)
+	_, err = Decide(context.Background(), Settings{Provider: "local", SimulatedWebhooks: "skip", Root: t.TempDir()})
+	require.ErrorContains(t, err, `LAB_SIMULATED_WEBHOOKS="skip": want fail (the default) or ignore`)
+	_, err = Decide(context.Background(), Settings{Provider: "qemu", SimulatedWebhooks: "ignore", Root: t.TempDir(),
+		ProbeKVM: func(context.Context) (bool, string) { return false, "" }})
+	require.ErrorContains(t, err, "LAB_SIMULATED_WEBHOOKS=ignore is for local labs")
 	_, err = Decide(context.Background(), Settings{Provider: "qemu", NodeImage: "ubuntu", Root: t.TempDir(),
 		ProbeKVM: func(context.Context) (bool, string) { return false, "" }})
 	require.ErrorContains(t, err, "LAB_NODE_IMAGE=ubuntu is not a node image")

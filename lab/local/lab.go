@@ -20,6 +20,7 @@ import (
 	"github.com/cozylab/cozylab/internal/controlplane"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local/sourcewatcher"
+	"github.com/cozylab/cozylab/lab/local/webhooks"
 	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/lab/state"
@@ -80,6 +81,9 @@ func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready f
 			err = errors.Join(err, l.stops[i](context.WithoutCancel(ctx)))
 		}
 	}()
+	if store.Request().IgnoreSimulatedWebhooks {
+		rep.Begin("Simulated webhooks: failurePolicy Ignore").Skip("LAB_SIMULATED_WEBHOOKS=ignore: webhooks only simulated pods serve are set to Ignore, each named in the output and in the annotation " + webhooks.Annotation)
+	}
 	if err := provider.RunActions(ctx, store, rep, l.actions()); err != nil {
 		return err
 	}
@@ -237,6 +241,15 @@ func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
 		Kubeconfig: filepath.Join(l.dir(), "kubeconfig"), Progress: l.rep}
 	if err := mgr.Add(runnable(runner.Run)); err != nil {
 		return fmt.Errorf("add operator runner: %w", err)
+	}
+	if l.store.Request().IgnoreSimulatedWebhooks {
+		relaxer := &webhooks.Relaxer{Client: mgr.GetClient(), Report: func(kind, name string, hooks []string) {
+			l.rep.Begin(fmt.Sprintf("%s %s: failurePolicy Ignore", kind, name)).
+				Skip(fmt.Sprintf("%s: served only by simulated pods", strings.Join(hooks, ", ")))
+		}}
+		if err := relaxer.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("set up the simulated-webhooks controller: %w", err)
+		}
 	}
 	// The manager runs until the daemon's context ends; the stop waits for it.
 	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))

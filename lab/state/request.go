@@ -15,6 +15,9 @@ type Request struct {
 	RepoRoot string `json:"repoRoot"`
 	// QEMU is the QEMU provider's part; nil on other providers.
 	QEMU *QEMURequest `json:"qemu,omitempty"`
+	// IgnoreSimulatedWebhooks (LAB_SIMULATED_WEBHOOKS=ignore, local labs) sets failurePolicy
+	// Ignore on admission webhooks whose Service has only endpoints on simulated nodes.
+	IgnoreSimulatedWebhooks bool `json:"ignoreSimulatedWebhooks,omitempty"`
 }
 
 // QEMURequest is the QEMU lab's part of a Request.
