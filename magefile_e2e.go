@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -18,7 +19,7 @@ import (
 	"github.com/cozylab/cozylab/lab/provider"
 )
 
-// E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values; the lab stays up: lab:down removes it).
+// E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values, E2E_KEEP_GOING=1 every blocker listed; the lab stays up: lab:down removes it).
 func E2e(ctx context.Context) error {
 	start := time.Now()
 	// client-go reports transient watch errors (a CRD not installed yet) through klog; the
@@ -38,10 +39,20 @@ func E2e(ctx context.Context) error {
 		fmt.Fprintln(os.Stderr, "Local provider: real control plane and Flux as processes, nodes simulated by kwok; "+
 			"the operator runs as a local process from its image, its Deployment sits on a kwok node.")
 	}
+	keepGoing := e2e.KeepGoingByDefault(p.Name(), os.Getenv("E2E_PACKAGES"))
+	if v := os.Getenv("E2E_KEEP_GOING"); v != "" {
+		if keepGoing, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("E2E_KEEP_GOING=%q: want 1 (list every blocker) or 0 (stop at the first)", v)
+		}
+	}
+	if keepGoing {
+		fmt.Fprintln(os.Stderr, "Keep-going: the wait lists every release that cannot become Ready, by class (E2E_KEEP_GOING=0 stops at the first).")
+	}
 	reports := filepath.Join("_out", "e2e")
 	res, err := e2e.Run(ctx, e2e.Options{
 		RepoRoot: ".", Lab: lab, Variant: os.Getenv("E2E_VARIANT"), ReportDir: reports, Progress: term,
 		Packages: os.Getenv("E2E_PACKAGES"), Installer: os.Getenv("E2E_INSTALLER"), ValuesFile: os.Getenv("E2E_VALUES"),
+		KeepGoing: keepGoing,
 	})
 	term.Summary(start)
 	e2e.MeasureFigures(term.Records(), res, filepath.Dir(p.Kubeconfig())).Print(os.Stderr, p.Name())

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -42,7 +43,7 @@ var diagnosticKinds = []schema.GroupVersionResource{
 }
 
 // collect writes the diagnostics bundle: resources, events, process logs and a summary naming
-// the first blocker, then a tar.gz of it. It is written even when collection overruns its
+// the first blocker (and, after a keep-going wait, every blocker), then a tar.gz of it. It is written even when collection overruns its
 // budget: what could not be read is listed in the summary.
 func collect(ctx context.Context, e *env, failure error) (dir, archive string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collectBudget)
@@ -64,7 +65,7 @@ func collect(ctx context.Context, e *env, failure error) (dir, archive string) {
 	logCtx, logCancel := context.WithTimeout(ctx, 30*time.Second)
 	note(e.o.Lab.CollectLogs(logCtx, filepath.Join(dir, "logs")))
 	logCancel()
-	note(writeSummary(dir, failure, blocker, problems))
+	note(writeSummary(dir, failure, blocker, problems, e.blocked))
 	archive = dir + ".tar.gz"
 	if err := tarGz(dir, archive); err != nil {
 		archive = ""
@@ -141,11 +142,19 @@ func firstBlocker(items []unstructured.Unstructured) string {
 	return ""
 }
 
-func writeSummary(dir string, failure error, blocker string, problems []string) error {
+// writeSummary writes summary.txt: the failure, the first blocker and, when the HelmRelease
+// wait failed in keep-going mode, every blocker grouped by class (see writeBlockers).
+func writeSummary(dir string, failure error, blocker string, problems []string, blocked *releasewait.Result) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "e2e failed: %v\n\n", failure)
+	if blocked != nil {
+		blocker = cmp.Or(rootBlocker(blocked.Blockers), blocker)
+	}
 	if blocker != "" {
 		fmt.Fprintf(&b, "First blocker: %s\n\n", blocker)
+	}
+	if blocked != nil {
+		writeBlockers(&b, *blocked)
 	}
 	b.WriteString("Files: <kind>.yaml (objects), events.yaml, logs/ (operator, Flux, kube-*, kwok, lab daemon).\n")
 	if len(problems) > 0 {
@@ -155,6 +164,57 @@ func writeSummary(dir string, failure error, blocker string, problems []string) 
 		}
 	}
 	return os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644)
+}
+
+// rootBlocker names the blocker to look at first, in firstBlocker's form: one that failed by
+// itself, else one blocked by a lab limit, else one waiting on a dependency.
+func rootBlocker(bs []releasewait.Blocker) string {
+	for _, class := range []releasewait.Class{releasewait.ClassFailed, releasewait.ClassLabLimit, releasewait.ClassWaitingOnDependency} {
+		for _, bl := range bs {
+			if bl.Class == class {
+				return fmt.Sprintf("%s: %s: %s", bl.Ref(), bl.Reason, bl.Message)
+			}
+		}
+	}
+	return ""
+}
+
+// writeBlockers lists every blocker of a keep-going wait, grouped by class with the counts, and
+// what was still progressing if the wait timed out.
+func writeBlockers(b *strings.Builder, res releasewait.Result) {
+	if len(res.Blockers) > 0 {
+		fmt.Fprintf(b, "Blockers: %d not Ready: %s\n", res.Counts.Total(), res.Counts)
+	}
+	for _, g := range []struct {
+		class releasewait.Class
+		title string
+		n     int
+	}{
+		{releasewait.ClassFailed, "Failed", res.Counts.Failed},
+		{releasewait.ClassWaitingOnDependency, "Waiting on a dependency", res.Counts.WaitingOnDependency},
+		{releasewait.ClassLabLimit, "Blocked by a lab limit", res.Counts.LabLimit},
+	} {
+		if g.n == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n%s (%d):\n", g.title, g.n)
+		for _, bl := range res.Blockers {
+			switch {
+			case bl.Class != g.class:
+			case bl.Limit != "":
+				fmt.Fprintf(b, "- %s [%s]: %s\n", bl.Ref(), bl.Limit, bl.Cause())
+			default:
+				fmt.Fprintf(b, "- %s: %s\n", bl.Ref(), bl.Cause())
+			}
+		}
+	}
+	if len(res.Unfinished) > 0 {
+		fmt.Fprintf(b, "\nStill progressing when the wait timed out (%d):\n", len(res.Unfinished))
+		for _, o := range res.Unfinished {
+			fmt.Fprintf(b, "- %s: %s\n", o.Ref(), o.Detail())
+		}
+	}
+	b.WriteString("\n")
 }
 
 // tarGz archives dir as <dir>.tar.gz with paths relative to dir's parent.

@@ -79,6 +79,40 @@ func TestLocalE2E(t *testing.T) {
 		assert.Equal(t, res.Releases, again.Releases, "the same platform, the same releases")
 	})
 
+	t.Run("keep-going lists every blocker by class", func(t *testing.T) {
+		reports := t.TempDir()
+		out, err := Run(ctx, Options{
+			RepoRoot: "..", Lab: lab, ReportDir: reports, Progress: progress.Discard, KeepGoing: true,
+			Overlay: brokenChart, ExtraObjects: brokenPackage(), FailAfter: 20 * time.Second, ReleaseTimeout: 10 * time.Minute,
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "1 failed", "every other release is Ready: one blocker, by itself")
+		summary, rerr := os.ReadFile(filepath.Join(out.Diagnostics, "summary.txt"))
+		require.NoError(t, rerr)
+		assert.Contains(t, string(summary), "First blocker: HelmRelease cozy-system/broken")
+		assert.Contains(t, string(summary), "Failed (1):\n- HelmRelease cozy-system/broken")
+		suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
+		cases := map[string]bool{} // name → failed
+		for _, c := range suite.Cases {
+			cases[c.Name] = c.Failure != nil
+		}
+		assert.True(t, cases["HelmRelease cozy-system/broken"], "the blocker is a failed test case")
+		assert.Equal(t, 2, suite.Failures, "the wait's action and the broken release")
+		ready := 0
+		for name, failed := range cases {
+			if strings.HasPrefix(name, "HelmRelease ") && !failed {
+				ready++
+			}
+		}
+		assert.Equal(t, res.Releases, ready, "every release of the first run is Ready again, a passing test case")
+
+		c, cerr := client.New(mustConfig(t, lab), client.Options{Scheme: scheme()})
+		require.NoError(t, cerr)
+		for _, o := range brokenPackage() {
+			require.NoError(t, client.IgnoreNotFound(c.Delete(ctx, o)))
+		}
+	})
+
 	t.Run("a broken chart fails naming its HelmRelease", func(t *testing.T) {
 		reports := t.TempDir()
 		start := time.Now()

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cozylab/cozylab/e2e/releasewait"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/provider"
 )
@@ -41,6 +42,10 @@ type Options struct {
 	// ReleaseTimeout bounds the HelmRelease wait (15m when zero); FailAfter is how long one
 	// release may keep failing (3m when zero).
 	ReleaseTimeout, FailAfter time.Duration
+	// KeepGoing lets the HelmRelease wait go on past a failed or stalled release until nothing
+	// more can progress, then fail listing every blocker by class (in junit.xml, one test case
+	// per HelmRelease, and in the diagnostics summary), instead of ending at the first.
+	KeepGoing bool
 	// ReportDir receives junit.xml and, on failure, the diagnostics bundle.
 	ReportDir string
 	Progress  progress.Reporter
@@ -77,6 +82,8 @@ type env struct {
 	pushed   pushed
 	readyDur time.Duration
 	releases int
+	// blocked is the keep-going wait's Result when it ended with releases not Ready.
+	blocked *releasewait.Result
 }
 
 type stage struct {
@@ -130,7 +137,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if failed != nil {
 		res.Diagnostics, res.Archive = collect(ctx, e, failed)
 	}
-	if err := writeJUnit(filepath.Join(o.ReportDir, "junit.xml"), res.Actions); err != nil {
+	if err := writeJUnit(filepath.Join(o.ReportDir, "junit.xml"), res.Actions, e.blocked); err != nil {
 		failed = errors.Join(failed, err)
 	}
 	return res, failed

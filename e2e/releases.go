@@ -18,11 +18,17 @@ import (
 // generation (the operator has written all its HelmReleases) and every HelmRelease Ready, the
 // whole confirmed by a consistent listing. Nothing is left for a later wait: a Package created
 // with the platform counts from the start, whether or not the operator has reached it yet.
+// In keep-going mode it waits until nothing more can progress, and keeps the wait's Result
+// (every blocker) for the JUnit report and the diagnostics summary.
 func waitReleases(ctx context.Context, e *env, step progress.Step) error {
 	start := time.Now()
 	res, err := releasewait.Wait(ctx, e.cfg, releasewait.Options{
 		FailAfter: orDefault(e.o.FailAfter, 3*time.Minute), Timeout: orDefault(e.o.ReleaseTimeout, 15*time.Minute), Step: step,
+		KeepGoing: e.o.KeepGoing,
 	})
+	if err != nil && e.o.KeepGoing {
+		e.blocked = &res
+	}
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cozylab/cozylab/e2e/releasewait"
 	"github.com/cozylab/cozylab/internal/process"
 )
 
@@ -34,20 +35,30 @@ type junitFailure struct {
 }
 
 // writeJUnit writes the actions as one test suite, one test case each; actions after a
-// failure are not run and not listed.
-func writeJUnit(path string, actions []ActionResult) error {
-	s := junitSuite{Name: "cozylab-e2e", Tests: len(actions)}
+// failure are not run and not listed. When the HelmRelease wait failed in keep-going mode
+// (blocked is its Result), one test case per HelmRelease it saw follows (see releaseCases), so
+// CI shows each release.
+func writeJUnit(path string, actions []ActionResult, blocked *releasewait.Result) error {
+	s := junitSuite{Name: "cozylab-e2e"}
 	var total float64
 	for _, a := range actions {
 		c := junitCase{Name: a.Name, Class: "e2e", Time: seconds(a.Duration.Seconds())}
 		total += a.Duration.Seconds()
 		if a.Err != nil {
-			s.Failures++
 			msg := a.Err.Error()
 			first, _, _ := strings.Cut(msg, "\n")
 			c.Failure = &junitFailure{Message: first, Text: msg}
 		}
 		s.Cases = append(s.Cases, c)
+	}
+	if blocked != nil {
+		s.Cases = append(s.Cases, releaseCases(*blocked)...)
+	}
+	s.Tests = len(s.Cases)
+	for _, c := range s.Cases {
+		if c.Failure != nil {
+			s.Failures++
+		}
 	}
 	s.Time = seconds(total)
 	raw, err := xml.MarshalIndent(s, "", "  ")
@@ -55,6 +66,44 @@ func writeJUnit(path string, actions []ActionResult) error {
 		return fmt.Errorf("encode JUnit report: %w", err)
 	}
 	return os.WriteFile(path, append([]byte(xml.Header), append(raw, '\n')...), 0o644)
+}
+
+// releaseCases are one test case per HelmRelease a keep-going wait saw: a Ready release passes
+// (its time is its install time), a blocker fails with its class and why, and a release still
+// progressing when the wait timed out fails as such. Blocked Packages get a case each too.
+func releaseCases(res releasewait.Result) []junitCase {
+	var out []junitCase
+	for _, r := range res.Releases {
+		out = append(out, junitCase{Name: "HelmRelease " + r.Namespace + "/" + r.Name, Class: "e2e.helmreleases",
+			Time: seconds(max(r.Took, 0).Seconds())})
+	}
+	for _, b := range res.Blockers {
+		why := blockerClass(b) + ": " + b.Cause()
+		out = append(out, junitCase{Name: b.Ref(), Class: caseClass(b.Kind), Time: seconds(0),
+			Failure: &junitFailure{Message: why, Text: why + "\n\n" + b.Message}})
+	}
+	for _, o := range res.Unfinished {
+		msg := "not Ready when the wait timed out: " + o.Detail()
+		out = append(out, junitCase{Name: o.Ref(), Class: caseClass(o.Kind), Time: seconds(0),
+			Failure: &junitFailure{Message: msg, Text: msg}})
+	}
+	return out
+}
+
+func caseClass(k releasewait.Kind) string {
+	if k == releasewait.PackageKind {
+		return "e2e.packages"
+	}
+	return "e2e.helmreleases"
+}
+
+// blockerClass names a blocker's class for a reader: "Failed", "WaitingOnDependency",
+// "LabLimit (webhook)".
+func blockerClass(b releasewait.Blocker) string {
+	if b.Limit != "" {
+		return fmt.Sprintf("%s (%s)", b.Class, b.Limit)
+	}
+	return string(b.Class)
 }
 
 func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }

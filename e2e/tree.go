@@ -9,6 +9,8 @@ import (
 
 	"helm.sh/helm/v3/pkg/chartutil"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cozylab/cozylab/lab/local"
 )
 
 // Installer charts Run can install.
@@ -94,4 +96,12 @@ func (o Options) platformValues() (map[string]any, error) {
 // mergeValues puts user's values over base's, key by key in nested maps.
 func mergeValues(user, base map[string]any) map[string]any {
 	return chartutil.CoalesceTables(user, base)
+}
+
+// KeepGoingByDefault says whether a run keeps going past the first blocked release when the user
+// did not choose (E2E_KEEP_GOING unset): on the local lane with a tree of the user's own, where
+// some releases cannot become Ready by nature (webhooks and aggregated APIs served by simulated
+// pods, images that cannot be had) and the whole list of blockers is what the user needs.
+func KeepGoingByDefault(providerName, packages string) bool {
+	return providerName == local.ProviderName && packages != ""
 }

@@ -84,6 +84,11 @@ type Observation struct {
 	Reason, Message string
 	// ReadyAt is the Ready condition's last transition, set when State is Ready.
 	ReadyAt metav1.Time
+	// DependsOn are the keys (see Key) of the objects of the same kind this one waits on: a
+	// HelmRelease's spec.dependsOn in spec order, the namespace defaulting to the release's
+	// own; a Package's status.dependencies, sorted. Keep-going mode follows them to tell a
+	// release that waits on a blocked one from one that will still progress.
+	DependsOn []string
 }
 
 // Key returns "namespace/name", or the name alone for a cluster-scoped object (a Package).
@@ -137,6 +142,13 @@ func Classify(hr *helmv2.HelmRelease) Observation {
 	o := Observation{
 		Kind: HelmReleaseKind, Namespace: hr.Namespace, Name: hr.Name, ResourceVersion: hr.ResourceVersion,
 		Created: hr.CreationTimestamp, Generation: hr.Generation,
+	}
+	for _, d := range hr.Spec.DependsOn {
+		ns := d.Namespace
+		if ns == "" {
+			ns = hr.Namespace
+		}
+		o.DependsOn = append(o.DependsOn, ns+"/"+d.Name)
 	}
 	conds := hr.Status.Conditions
 	if c := apimeta.FindStatusCondition(conds, meta.StalledCondition); c != nil && c.Status == metav1.ConditionTrue && current(hr, c) {

@@ -88,3 +88,10 @@ func TestDetailIsOneShortLine(t *testing.T) {
 	assert.LessOrEqual(t, len([]rune(d)), len("InstallFailed: ")+maxMessage+1)
 	assert.Equal(t, "NotReconciled", Observation{Reason: "NotReconciled"}.Detail())
 }
+
+func TestClassifyDependsOn(t *testing.T) {
+	h := hr("ns", "a", t0)
+	h.Spec.DependsOn = []helmv2.DependencyReference{{Name: "b"}, {Name: "c", Namespace: "other"}}
+	assert.Equal(t, []string{"ns/b", "other/c"}, Classify(h).DependsOn, "spec order, namespace defaulting to the release's")
+	assert.Nil(t, Classify(hr("ns", "a", t0)).DependsOn)
+}

@@ -16,6 +16,17 @@
 // cozy-cilium/cilium: InstallFailed: ...", and it fails early, naming the release or Package,
 // when one keeps failing instead of burning the whole timeout.
 //
-// The decision logic (classify, tracker) is pure and unit-tested; Wait is only the plumbing
-// between two informers, a listing, timers and a progress.Step.
+// In keep-going mode (Options.KeepGoing) a failure does not end the wait, so one run lists every
+// blocker of a large platform tree, not one per run. The wait ends once nothing more can
+// progress: every object not Ready has stalled, has been failing for FailAfter, or waits on a
+// dependency (a HelmRelease's spec.dependsOn, a Package's status.dependencies) that is itself
+// blocked or absent, followed transitively. Each blocker is filed in one class: failed by
+// itself, waiting on a dependency (naming it and the root blocker of the chain), or blocked by a
+// limit of the lab — a webhook or aggregated API that cannot be called, a missing CRD, an image
+// that cannot be pulled — recognised from its message, since on a local lane some releases
+// cannot become Ready by nature. A suspended release that was never Ready, or one still
+// progressing, holds the wait: it is not known to be blocked.
+//
+// The decision logic (classify, tracker, analyse, LabLimitOf) is pure and unit-tested; Wait is
+// only the plumbing between two informers, a listing, timers and a progress.Step.
 package releasewait

@@ -2,6 +2,8 @@ package releasewait
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -17,10 +19,12 @@ import (
 // missing condition means the operator has not reconciled it yet; DependenciesNotReady is a
 // wait, never a failure; any other Ready=False is a failure that may still heal (the
 // PackageSource appearing, an API error retried), so it fails the wait only past FailAfter.
+// Its dependencies are the Packages the operator lists in status.dependencies.
 func ClassifyPackage(p *v1alpha1.Package) Observation {
 	o := Observation{
 		Kind: PackageKind, Name: p.Name, ResourceVersion: p.ResourceVersion,
 		Created: p.CreationTimestamp, Generation: p.Generation,
+		DependsOn: slices.Sorted(maps.Keys(p.Status.Dependencies)),
 	}
 	ready := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionReady)
 	switch {

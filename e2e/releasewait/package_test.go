@@ -51,3 +51,10 @@ func TestClassifyPackage(t *testing.T) {
 		})
 	}
 }
+
+func TestClassifyPackageDependsOn(t *testing.T) {
+	p := pkgAt(cond("Ready", metav1.ConditionFalse, "DependenciesNotReady", "One or more dependencies are not ready: cozystack.b", 2))
+	p.Status.Dependencies = map[string]v1alpha1.DependencyStatus{"cozystack.b": {}, "cozystack.a": {Ready: true}}
+	assert.Equal(t, []string{"cozystack.a", "cozystack.b"}, ClassifyPackage(p).DependsOn)
+	assert.Nil(t, ClassifyPackage(pkgAt()).DependsOn)
+}

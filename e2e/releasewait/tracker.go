@@ -45,7 +45,10 @@ type verdict struct {
 	// done means every object the tracker knows is Ready; the wait still confirms it with a
 	// fresh listing before it ends.
 	done bool
-	err  error
+	// blocked, in keep-going mode, means objects are not Ready but none can progress any more;
+	// the wait confirms it like done, then ends with the blockers.
+	blocked bool
+	err     error
 	// status is the progress line.
 	status string
 	// recheck is when the verdict changes by itself (FailAfter running out) if no event comes
@@ -114,6 +117,9 @@ func (t *tracker) relist(kind Kind, listed []Observation, now time.Time) (unchan
 // evaluate decides the wait at time now. There is no minimum count and no settle period: the
 // platform is complete when every Package is Ready for its current generation (the operator
 // has written all its HelmReleases) and every HelmRelease is Ready for its own.
+//
+// In keep-going mode a stalled or failing object does not end the wait: the wait is decided
+// (blocked) once every object not Ready is blocked, by itself or by a dependency (see analyse).
 func (t *tracker) evaluate(now time.Time) verdict {
 	if !t.synced {
 		return verdict{status: "listing HelmReleases and Packages"}
@@ -122,22 +128,36 @@ func (t *tracker) evaluate(now time.Time) verdict {
 	pending := t.notReady()
 	for _, e := range pending {
 		switch {
-		case e.obs.State == Stalled:
+		case e.obs.State == Stalled && !t.opts.KeepGoing:
 			return verdict{err: fmt.Errorf("%s stalled: %s", e.obs.Ref(), e.obs.Detail())}
+		case e.obs.State == Stalled:
 		case !e.failingSince.IsZero():
 			deadline := e.failingSince.Add(t.opts.FailAfter)
-			if !now.Before(deadline) {
+			switch {
+			case now.Before(deadline):
+				v.recheck = earliest(v.recheck, deadline)
+			case !t.opts.KeepGoing:
 				return verdict{err: fmt.Errorf("%s failing for %s: %s",
 					e.obs.Ref(), progress.Round(now.Sub(e.failingSince)), e.obs.Detail())}
 			}
-			v.recheck = earliest(v.recheck, deadline)
 		}
 	}
 	head := t.head()
 	if len(pending) == 0 {
 		return verdict{done: true, status: head}
 	}
-	v.status = fmt.Sprintf("%s — waiting on %s: %s", head, pending[0].obs.label(), pending[0].obs.Detail())
+	if !t.opts.KeepGoing {
+		v.status = fmt.Sprintf("%s — waiting on %s: %s", head, pending[0].obs.label(), pending[0].obs.Detail())
+		return v
+	}
+	a := t.analyse(now)
+	if len(a.blockers) > 0 {
+		head += fmt.Sprintf(", %d blocked", len(a.blockers))
+	}
+	if len(a.open) == 0 {
+		return verdict{blocked: true, status: head + " — nothing more can progress"}
+	}
+	v.status = fmt.Sprintf("%s — waiting on %s: %s", head, a.open[0].obs.label(), a.open[0].obs.Detail())
 	return v
 }
 
@@ -223,9 +243,17 @@ func (t *tracker) stragglers() string {
 		hrTotal-hrReady, hrTotal, pkgTotal-pkgReady, pkgTotal, strings.Join(parts, "; "))
 }
 
-// result lists the Ready releases by the time they turned Ready.
+// result lists the Ready releases by the time they turned Ready and, in keep-going mode, the
+// blockers and the objects that could still progress.
 func (t *tracker) result(now time.Time) Result {
 	r := Result{Total: now.Sub(t.start)}
+	if t.opts.KeepGoing && t.synced {
+		a := t.analyse(now)
+		r.Blockers, r.Counts = a.blockers, countBlockers(a.blockers)
+		for _, e := range a.open {
+			r.Unfinished = append(r.Unfinished, e.obs)
+		}
+	}
 	for ref, e := range t.entries {
 		if ref.kind != HelmReleaseKind || e.obs.State != Ready {
 			continue

@@ -25,10 +25,17 @@ type Options struct {
 	LabelSelector string
 	// FailAfter is how long one release or Package may stay Failing (Ready=False with a failure
 	// reason, across helm-controller's retries) before the wait fails naming it (default 5m). A
-	// dependency wait never fails; Stalled=True fails at once.
+	// dependency wait never fails; Stalled=True fails at once. In keep-going mode "fails" means
+	// "counts as blocked".
 	FailAfter time.Duration
 	// Timeout bounds the whole wait (default 15m, upstream's `kubectl wait hr --all` budget).
 	Timeout time.Duration
+	// KeepGoing lets a stalled or failing object not end the wait: the wait ends when nothing
+	// more can progress — every object not Ready is Stalled, Failing for FailAfter, or waits on
+	// a dependency that is blocked or absent (out of view of Namespace and LabelSelector counts
+	// as absent) — and Result lists every blocker, classified. It still ends at Timeout. For a
+	// platform tree whose whole list of blockers is wanted in one run.
+	KeepGoing bool
 	// Step receives the live status line; nil shows nothing. The caller opens and ends it.
 	Step progress.Step
 }
@@ -46,10 +53,18 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Result tells when each release turned Ready, for a timing table.
+// Result tells when each release turned Ready, for a timing table, and in keep-going mode what
+// blocked the others.
 type Result struct {
 	// Releases are the Ready releases in the order they turned Ready.
 	Releases []Release
+	// Blockers are, in keep-going mode, the objects not Ready that could no longer progress,
+	// by class, kind and key; Counts counts them by class.
+	Blockers []Blocker
+	Counts   Counts
+	// Unfinished are, in keep-going mode, the objects not Ready that could still progress
+	// when the wait ended (at its timeout), in the progress line's order.
+	Unfinished []Observation
 	// Total is how long Wait took.
 	Total time.Duration
 }
@@ -72,6 +87,8 @@ const retryConfirm = time.Second
 // Wait watches Packages and HelmReleases through cfg until every Package is Ready for its
 // current generation and every HelmRelease Ready for its own, confirmed by a fresh listing; or a
 // Package or release fails for longer than FailAfter, a release stalls, or the timeout passes.
+// In keep-going mode a failure does not end the wait: it ends, with an error counting the
+// blockers by class, once nothing more can progress, also confirmed by a fresh listing.
 // It returns the timing of the Ready releases in every case. A missing CRD is not an error: the
 // watch retries until it appears or the timeout passes.
 func Wait(ctx context.Context, cfg *rest.Config, opts Options) (Result, error) {
@@ -181,9 +198,13 @@ func loop(ctx context.Context, t *tracker, q *queue, synced <-chan struct{}, opt
 		case v.err != nil:
 			show(status)
 			return t.result(now), fmt.Errorf("wait for Packages and HelmReleases: %w", v.err)
-		case v.done:
+		case v.done || v.blocked:
 			ok, err := confirm(ctx, now)
 			switch {
+			case ok && v.blocked:
+				show(status)
+				res := t.result(now)
+				return res, blockedError(res.Blockers)
 			case ok:
 				show(status)
 				return t.result(now), nil
