@@ -1,11 +1,13 @@
 package releasewait
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -62,6 +64,9 @@ type Kind string
 const (
 	HelmReleaseKind Kind = "HelmRelease"
 	PackageKind     Kind = "Package"
+	// ExternalArtifactKind is watched for its revision only: a HelmRelease whose chart is one
+	// is Ready only once it installed the artifact's current revision.
+	ExternalArtifactKind Kind = "ExternalArtifact"
 )
 
 // Observation is one HelmRelease or Package reduced to what the waiter needs.
@@ -89,6 +94,12 @@ type Observation struct {
 	// own; a Package's status.dependencies, sorted. Keep-going mode follows them to tell a
 	// release that waits on a blocked one from one that will still progress.
 	DependsOn []string
+	// Chart is the key of the ExternalArtifact a HelmRelease's chartRef names ("" for any other
+	// chart source); Revision is, for a HelmRelease, the source revision it last attempted, and
+	// for an ExternalArtifact, the revision it serves now.
+	Chart, Revision string
+	// Suspended is a HelmRelease's spec.suspend: nothing installs a newer revision of it.
+	Suspended bool
 }
 
 // Key returns "namespace/name", or the name alone for a cluster-scoped object (a Package).
@@ -143,6 +154,11 @@ func Classify(hr *helmv2.HelmRelease) Observation {
 		Kind: HelmReleaseKind, Namespace: hr.Namespace, Name: hr.Name, ResourceVersion: hr.ResourceVersion,
 		Created: hr.CreationTimestamp, Generation: hr.Generation,
 	}
+	if cr := hr.Spec.ChartRef; cr != nil && cr.Kind == sourcev1.ExternalArtifactKind {
+		o.Chart = cmp.Or(cr.Namespace, hr.Namespace) + "/" + cr.Name
+		o.Revision = cmp.Or(hr.Status.LastAttemptedRevisionDigest, hr.Status.LastAttemptedRevision)
+	}
+	o.Suspended = hr.Spec.Suspend
 	for _, d := range hr.Spec.DependsOn {
 		ns := d.Namespace
 		if ns == "" {

@@ -87,7 +87,7 @@ func (q *queue) drain(t *tracker, now time.Time) {
 	q.mu.Unlock()
 	for r, o := range pending {
 		if o == nil {
-			t.remove(r)
+			t.remove(r, now)
 			continue
 		}
 		t.observe(*o, now)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,13 +27,29 @@ type source struct {
 }
 
 // sources are the kinds Wait watches, Packages first: the confirming listing must read them
-// before the HelmReleases they declare (see confirm).
+// before the HelmReleases they declare (see confirm); then the ExternalArtifacts the releases'
+// charts come from.
 func sources(opts Options) []source {
 	return []source{
 		{kind: PackageKind, resource: v1alpha1.GroupVersion.WithResource("packages"), decode: decodePackage},
 		{kind: HelmReleaseKind, resource: helmv2.GroupVersion.WithResource("helmreleases"),
 			namespace: opts.Namespace, selector: opts.LabelSelector, decode: decodeHelmRelease},
+		{kind: ExternalArtifactKind, resource: sourcev1.GroupVersion.WithResource("externalartifacts"), decode: decodeExternalArtifact},
 	}
+}
+
+// decodeExternalArtifact keeps what the waiter needs of an ExternalArtifact: the revision it
+// serves now.
+func decodeExternalArtifact(u *unstructured.Unstructured) (Observation, error) {
+	a := &sourcev1.ExternalArtifact{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, a); err != nil {
+		return Observation{}, fmt.Errorf("decode ExternalArtifact %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+	}
+	o := Observation{Kind: ExternalArtifactKind, Namespace: a.Namespace, Name: a.Name, ResourceVersion: a.ResourceVersion, State: Ready}
+	if a.Status.Artifact != nil {
+		o.Revision = a.Status.Artifact.Revision
+	}
+	return o, nil
 }
 
 func decodeHelmRelease(u *unstructured.Unstructured) (Observation, error) {

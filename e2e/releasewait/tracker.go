@@ -3,6 +3,7 @@ package releasewait
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +19,9 @@ type tracker struct {
 	start   time.Time
 	synced  bool
 	entries map[ref]*entry
+	// revisions are the ExternalArtifacts' current revisions, by key: not objects to wait for,
+	// but what a release must have installed to count as Ready (see judge).
+	revisions map[string]string
 }
 
 // ref identifies a watched object across kinds.
@@ -29,6 +33,8 @@ type ref struct {
 func refOf(o Observation) ref { return ref{kind: o.Kind, key: o.Key()} }
 
 type entry struct {
+	// raw is the object as classified alone; obs is how the wait counts it (judge).
+	raw Observation
 	obs Observation
 	// failingSince starts the first time the object is seen Failing for a generation and
 	// survives the Progressing flips of helm-controller's retries; Ready, a dependency wait, a
@@ -57,16 +63,55 @@ type verdict struct {
 }
 
 func newTracker(opts Options, start time.Time) *tracker {
-	return &tracker{opts: opts, start: start, entries: map[ref]*entry{}}
+	return &tracker{opts: opts, start: start, entries: map[ref]*entry{}, revisions: map[string]string{}}
 }
 
 // observe records an object's latest state.
 func (t *tracker) observe(o Observation, now time.Time) {
+	if o.Kind == ExternalArtifactKind {
+		t.revisions[o.Key()] = o.Revision
+		t.rejudge(o.Key(), now)
+		return
+	}
 	e, ok := t.entries[refOf(o)]
 	if !ok {
 		e = &entry{}
 		t.entries[refOf(o)] = e
 	}
+	e.raw = o
+	t.update(e, t.judge(o), now)
+}
+
+// judge is how the wait counts a classified object: a HelmRelease Ready for its generation whose
+// chart's ExternalArtifact now serves another revision than the one it last attempted is still
+// progressing — helm-controller will upgrade it (a push changed the chart without changing the
+// release's spec, so its generation and Ready condition say nothing of it). A suspended release
+// will not, and stays Ready; so does a release that records no attempted revision (nothing to
+// compare).
+func (t *tracker) judge(o Observation) Observation {
+	if o.Kind != HelmReleaseKind || o.State != Ready || o.Suspended || o.Chart == "" || o.Revision == "" {
+		return o
+	}
+	current := t.revisions[o.Chart]
+	if current == "" || current == o.Revision {
+		return o
+	}
+	o.State, o.Reason = Progressing, "ChartChanged"
+	o.Message = fmt.Sprintf("ExternalArtifact %s serves %s, the release last installed %s", o.Chart, current, o.Revision)
+	return o
+}
+
+// rejudge judges again the releases whose chart is the ExternalArtifact key.
+func (t *tracker) rejudge(key string, now time.Time) {
+	for _, e := range t.entries {
+		if e.raw.Chart == key {
+			t.update(e, t.judge(e.raw), now)
+		}
+	}
+}
+
+// update records o, as judged, in e.
+func (t *tracker) update(e *entry, o Observation, now time.Time) {
 	e.obs = o
 	switch o.State {
 	case Failing:
@@ -87,7 +132,14 @@ func (t *tracker) observe(o Observation, now time.Time) {
 }
 
 // remove forgets a deleted object.
-func (t *tracker) remove(r ref) { delete(t.entries, r) }
+func (t *tracker) remove(r ref, now time.Time) {
+	if r.kind == ExternalArtifactKind {
+		delete(t.revisions, r.key)
+		t.rejudge(r.key, now)
+		return
+	}
+	delete(t.entries, r)
+}
 
 // markSynced ends the initial listing of every kind.
 func (t *tracker) markSynced() { t.synced = true }
@@ -95,6 +147,9 @@ func (t *tracker) markSynced() { t.synced = true }
 // relist replaces what the tracker knows of kind with a fresh listing, and reports whether the
 // listing showed exactly what it knew: the same objects at the same resource versions.
 func (t *tracker) relist(kind Kind, listed []Observation, now time.Time) (unchanged bool) {
+	if kind == ExternalArtifactKind {
+		return t.relistRevisions(listed, now)
+	}
 	unchanged = true
 	seen := map[ref]bool{}
 	for _, o := range listed {
@@ -109,6 +164,23 @@ func (t *tracker) relist(kind Kind, listed []Observation, now time.Time) (unchan
 		if r.kind == kind && !seen[r] {
 			delete(t.entries, r)
 			unchanged = false
+		}
+	}
+	return unchanged
+}
+
+// relistRevisions replaces the ExternalArtifacts' revisions with a fresh listing, and reports
+// whether it showed the same revisions.
+func (t *tracker) relistRevisions(listed []Observation, now time.Time) bool {
+	fresh := map[string]string{}
+	for _, o := range listed {
+		fresh[o.Key()] = o.Revision
+	}
+	unchanged := maps.Equal(fresh, t.revisions)
+	if !unchanged {
+		t.revisions = fresh
+		for _, e := range t.entries {
+			t.update(e, t.judge(e.raw), now)
 		}
 	}
 	return unchanged

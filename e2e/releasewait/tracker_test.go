@@ -129,9 +129,9 @@ func TestTrackerDeletionUnblocks(t *testing.T) {
 	tr.observe(pkg("p", t0.Add(-time.Hour), Progressing, "NotReconciled", ""), t0)
 	tr.markSynced()
 	assert.False(t, tr.evaluate(t0).done)
-	tr.remove(ref{kind: HelmReleaseKind, key: "ns/b"})
+	tr.remove(ref{kind: HelmReleaseKind, key: "ns/b"}, t0)
 	assert.False(t, tr.evaluate(t0).done)
-	tr.remove(ref{kind: PackageKind, key: "p"})
+	tr.remove(ref{kind: PackageKind, key: "p"}, t0)
 	assert.True(t, tr.evaluate(t0).done)
 }
 
@@ -198,7 +198,7 @@ func TestTrackerProgressNamesTheBlocker(t *testing.T) {
 	assert.Equal(t, now.Add(time.Minute), v.recheck, "re-evaluated when FailAfter runs out")
 
 	for _, name := range []string{"fail", "prog", "prog-old"} {
-		tr.remove(ref{kind: HelmReleaseKind, key: "ns/" + name})
+		tr.remove(ref{kind: HelmReleaseKind, key: "ns/" + name}, now)
 	}
 	v = tr.evaluate(now)
 	assert.Equal(t, "HelmReleases ready 1/2 — waiting on ns/dep: DependencyNotReady: dependency 'ns/prog' is not ready", v.status)
@@ -300,4 +300,63 @@ func TestTrackerResult(t *testing.T) {
 	assert.Equal(t, []string{"early", "late", "seen"}, []string{r.Releases[0].Name, r.Releases[1].Name, r.Releases[2].Name})
 	assert.Equal(t, time.Minute, r.Releases[0].Took)
 	assert.Equal(t, t0.Add(5*time.Minute), r.Releases[2].ReadyAt, "observation time stands in for a missing transition time")
+}
+
+// charted is a Ready release whose chart is the ExternalArtifact ns/<name>-chart, having last
+// installed revision rev.
+func charted(name, rev string) Observation {
+	o := obs(name, t0.Add(-time.Hour), Ready, "UpgradeSucceeded", "")
+	o.Chart, o.Revision = "ns/"+name+"-chart", rev
+	return o
+}
+
+func artifact(name, rev string) Observation {
+	return Observation{Kind: ExternalArtifactKind, Namespace: "ns", Name: name, Revision: rev, State: Ready}
+}
+
+// A push changes a chart without changing its release's spec: the release stays Ready for its
+// generation while helm-controller has yet to upgrade it. The wait holds until the release has
+// installed the revision its ExternalArtifact serves.
+func TestTrackerWaitsForTheReleaseToInstallItsChartsRevision(t *testing.T) {
+	tr := newTracker(testOpts, t0)
+	tr.observe(charted("platform", "latest@sha256:old"), t0)
+	tr.observe(artifact("platform-chart", "latest@sha256:new"), t0)
+	tr.markSynced()
+	v := tr.evaluate(t0)
+	require.False(t, v.done, "the release has not installed the new chart")
+	assert.Equal(t, "HelmReleases ready 0/1 — waiting on ns/platform: ChartChanged: ExternalArtifact ns/platform-chart serves latest@sha256:new, the release last installed latest@sha256:old", v.status)
+
+	tr.observe(charted("platform", "latest@sha256:new"), t0.Add(time.Second))
+	assert.True(t, tr.evaluate(t0.Add(time.Second)).done, "installed: Ready")
+
+	tr.observe(artifact("platform-chart", "latest@sha256:newer"), t0.Add(2*time.Second))
+	assert.False(t, tr.evaluate(t0.Add(2*time.Second)).done, "the artifact moved on again")
+	tr.remove(ref{kind: ExternalArtifactKind, key: "ns/platform-chart"}, t0.Add(3*time.Second))
+	assert.True(t, tr.evaluate(t0.Add(3*time.Second)).done, "no artifact, nothing to compare")
+}
+
+// A suspended release (taken over by the package loop) will not install a new chart, and a
+// release that records no attempted revision cannot be compared: both count as Ready.
+func TestTrackerChartRevisionExceptions(t *testing.T) {
+	tr := newTracker(testOpts, t0)
+	suspended := charted("dev", "latest@sha256:old")
+	suspended.Suspended = true
+	tr.observe(suspended, t0)
+	tr.observe(charted("norev", ""), t0)
+	tr.observe(artifact("dev-chart", "latest@sha256:new"), t0)
+	tr.observe(artifact("norev-chart", "latest@sha256:new"), t0)
+	tr.markSynced()
+	assert.True(t, tr.evaluate(t0).done)
+}
+
+// The confirming listing catches an artifact revision the watch had not delivered.
+func TestTrackerRelistOfRevisions(t *testing.T) {
+	tr := newTracker(testOpts, t0)
+	tr.observe(charted("platform", "latest@sha256:a"), t0)
+	tr.observe(artifact("platform-chart", "latest@sha256:a"), t0)
+	tr.markSynced()
+	require.True(t, tr.evaluate(t0).done)
+	assert.True(t, tr.relist(ExternalArtifactKind, []Observation{artifact("platform-chart", "latest@sha256:a")}, t0))
+	assert.False(t, tr.relist(ExternalArtifactKind, []Observation{artifact("platform-chart", "latest@sha256:b")}, t0), "a new revision is news")
+	assert.False(t, tr.evaluate(t0).done)
 }

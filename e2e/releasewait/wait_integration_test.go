@@ -258,9 +258,12 @@ func installPackageCRD(t *testing.T, cfg *rest.Config) {
 		progress.Discard.Begin(""), awaitTimeout))
 }
 
+// installHelmReleaseCRD installs the HelmRelease CRD and the ExternalArtifact CRD (the wait
+// watches the artifacts releases' charts come from), as Flux installs both.
 func installHelmReleaseCRD(t *testing.T, cfg *rest.Config) {
 	t.Helper()
-	require.NoError(t, controlplane.InstallCRDs(context.Background(), cfg, fluxcrds.FS, []string{"helm.toolkit.fluxcd.io_helmreleases.yaml"},
+	require.NoError(t, controlplane.InstallCRDs(context.Background(), cfg, fluxcrds.FS,
+		[]string{"helm.toolkit.fluxcd.io_helmreleases.yaml", "source.toolkit.fluxcd.io_externalartifacts.yaml"},
 		progress.Discard.Begin(""), awaitTimeout))
 }
 
