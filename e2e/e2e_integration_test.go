@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/xml"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,34 +82,44 @@ func TestLocalE2E(t *testing.T) {
 
 	t.Run("keep-going lists every blocker by class", func(t *testing.T) {
 		reports := t.TempDir()
+		overlay := maps.Clone(brokenChart)
+		maps.Copy(overlay, webhookCharts)
 		out, err := Run(ctx, Options{
 			RepoRoot: "..", Lab: lab, ReportDir: reports, Progress: progress.Discard, KeepGoing: true,
-			Overlay: brokenChart, ExtraObjects: brokenPackage(), FailAfter: 20 * time.Second, ReleaseTimeout: 10 * time.Minute,
+			Overlay: overlay, ExtraObjects: append(brokenPackage(), webhookPackage()...), FailAfter: 20 * time.Second, ReleaseTimeout: 10 * time.Minute,
 		})
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "1 failed", "every other release is Ready: one blocker, by itself")
 		summary, rerr := os.ReadFile(filepath.Join(out.Diagnostics, "summary.txt"))
 		require.NoError(t, rerr)
+		sections := summarySections(string(summary))
+		assert.Contains(t, sections["Failed"], "- HelmRelease cozy-system/broken:", "a chart the API server refuses failed by itself")
+		assert.Contains(t, sections["Blocked by a lab limit"], "- HelmRelease cozy-system/hooked [webhook]:", "a webhook only a simulated pod serves")
+		assert.Contains(t, sections["Waiting on a dependency"], "- HelmRelease cozy-system/after:", "a release behind the blocked one")
 		assert.Contains(t, string(summary), "First blocker: HelmRelease cozy-system/broken")
-		assert.Contains(t, string(summary), "Failed (1):\n- HelmRelease cozy-system/broken")
 		suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
-		cases := map[string]bool{} // name → failed
+		cases := map[string]string{} // HelmRelease → failure message ("" when it passed)
 		for _, c := range suite.Cases {
-			cases[c.Name] = c.Failure != nil
+			if strings.HasPrefix(c.Name, "HelmRelease ") {
+				cases[c.Name] = ""
+				if c.Failure != nil {
+					cases[c.Name] = c.Failure.Message
+				}
+			}
 		}
-		assert.True(t, cases["HelmRelease cozy-system/broken"], "the blocker is a failed test case")
-		assert.Equal(t, 2, suite.Failures, "the wait's action and the broken release")
+		assert.True(t, strings.HasPrefix(cases["HelmRelease cozy-system/hooked"], "LabLimit (webhook)"), cases["HelmRelease cozy-system/hooked"])
+		assert.True(t, strings.HasPrefix(cases["HelmRelease cozy-system/broken"], "Failed"), cases["HelmRelease cozy-system/broken"])
+		assert.True(t, strings.HasPrefix(cases["HelmRelease cozy-system/after"], "WaitingOnDependency"), cases["HelmRelease cozy-system/after"])
 		ready := 0
-		for name, failed := range cases {
-			if strings.HasPrefix(name, "HelmRelease ") && !failed {
+		for _, msg := range cases {
+			if msg == "" {
 				ready++
 			}
 		}
-		assert.Equal(t, res.Releases, ready, "every release of the first run is Ready again, a passing test case")
+		assert.Equal(t, res.Releases+1, ready, "every release of the first run and the webhook's own is Ready: a passing test case each")
 
 		c, cerr := client.New(mustConfig(t, lab), client.Options{Scheme: scheme()})
 		require.NoError(t, cerr)
-		for _, o := range brokenPackage() {
+		for _, o := range append(brokenPackage(), webhookPackage()...) {
 			require.NoError(t, client.IgnoreNotFound(c.Delete(ctx, o)))
 		}
 	})
@@ -140,6 +151,14 @@ func TestLocalE2E(t *testing.T) {
 			require.NoError(t, client.IgnoreNotFound(c.Delete(ctx, o)))
 		}
 	})
+
+	t.Run("a single-release variant finishes once its release is Ready", func(t *testing.T) {
+		// The default variant enables no bundle: the platform's own release is all it declares.
+		// A wait that wanted a minimum count of releases would run into its timeout here.
+		one, err := Run(ctx, Options{RepoRoot: "..", Lab: lab, Variant: "default", ReportDir: t.TempDir(), Progress: progress.Discard,
+			ReleaseTimeout: 5 * time.Minute})
+		require.NoError(t, err, "diagnostics: %s", one.Diagnostics)
+	})
 }
 
 // brokenChart is a chart whose ConfigMap the API server refuses (data values must be strings).
@@ -147,6 +166,79 @@ var brokenChart = map[string][]byte{
 	"extra/broken/Chart.yaml":               []byte("apiVersion: v2\nname: broken\nversion: 0.1.0\n"),
 	"extra/broken/values.yaml":              []byte("{}\n"),
 	"extra/broken/templates/configmap.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  answer: 42\n"),
+}
+
+// webhookCharts: hook installs an admission webhook for labelled ConfigMaps whose Service only a
+// (here absent, on a real lab simulated) pod would serve; hooked creates such a ConfigMap, which
+// the API server cannot have admitted; after depends on hooked.
+var webhookCharts = map[string][]byte{
+	"extra/hook/Chart.yaml":  []byte("apiVersion: v2\nname: hook\nversion: 0.1.0\n"),
+	"extra/hook/values.yaml": []byte("{}\n"),
+	"extra/hook/templates/hook.yaml": []byte(`apiVersion: v1
+kind: Service
+metadata:
+  name: hook
+spec:
+  ports: [{port: 443, targetPort: 8443}]
+  selector: {app: hook}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: cozylab-e2e-hook
+webhooks:
+  - name: hook.cozylab.io
+    clientConfig:
+      service: {name: hook, namespace: {{ .Release.Namespace }}, path: /validate}
+    rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}]
+    objectSelector: {matchLabels: {cozylab.io/hooked: "true"}}
+    failurePolicy: Fail
+    sideEffects: None
+    admissionReviewVersions: [v1]
+    timeoutSeconds: 1
+`),
+	"extra/hooked/Chart.yaml":               []byte("apiVersion: v2\nname: hooked\nversion: 0.1.0\n"),
+	"extra/hooked/values.yaml":              []byte("{}\n"),
+	"extra/hooked/templates/configmap.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hooked\n  labels: {cozylab.io/hooked: \"true\"}\ndata: {a: b}\n"),
+	"extra/after/Chart.yaml":                []byte("apiVersion: v2\nname: after\nversion: 0.1.0\n"),
+	"extra/after/values.yaml":               []byte("{}\n"),
+	"extra/after/templates/configmap.yaml":  []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\ndata: {a: b}\n"),
+}
+
+// webhookPackage installs webhookCharts in order: hook, then hooked, then after.
+func webhookPackage() []client.Object {
+	component := func(name string, dependsOn ...string) v1alpha1.Component {
+		return v1alpha1.Component{Name: name, Path: "extra/" + name,
+			Install: &v1alpha1.ComponentInstall{Namespace: InstallerNS, ReleaseName: name, DependsOn: dependsOn}}
+	}
+	src := &v1alpha1.PackageSource{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "PackageSource"},
+		ObjectMeta: metav1.ObjectMeta{Name: "cozystack.hook"},
+		Spec: v1alpha1.PackageSourceSpec{
+			SourceRef: &v1alpha1.PackageSourceRef{Kind: "OCIRepository", Name: "cozystack-packages", Namespace: InstallerNS, Path: "/"},
+			Variants: []v1alpha1.Variant{{Name: "default", Components: []v1alpha1.Component{
+				component("hook"), component("hooked", "hook"), component("after", "hooked"),
+			}}},
+		},
+	}
+	pkg := &v1alpha1.Package{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Package"},
+		ObjectMeta: metav1.ObjectMeta{Name: "cozystack.hook"},
+		Spec:       v1alpha1.PackageSpec{Variant: "default"},
+	}
+	return []client.Object{src, pkg}
+}
+
+// summarySections splits a diagnostics summary into its blocker sections, by title ("Failed").
+func summarySections(summary string) map[string]string {
+	out := map[string]string{}
+	for _, part := range strings.Split(summary, "\n\n") {
+		title, body, ok := strings.Cut(part, ":\n")
+		if i := strings.LastIndex(title, " ("); ok && i > 0 {
+			out[title[:i]] = body
+		}
+	}
+	return out
 }
 
 func brokenPackage() []client.Object {
