@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,6 +79,19 @@ func TestLocalE2E(t *testing.T) {
 		again, err := Run(ctx, Options{RepoRoot: "..", Packages: tree, Installer: InstallerTree, Lab: lab, ReportDir: t.TempDir(), Progress: progress.Discard})
 		require.NoError(t, err, "diagnostics: %s", again.Diagnostics)
 		assert.Equal(t, res.Releases, again.Releases, "the same platform, the same releases")
+
+		// The per-package loop inside such a tree: its Makefiles name the release and include
+		// their own package.mk; ours is given with -f and reads NAME and NAMESPACE from them.
+		chartDir := filepath.Join(tree, "system", "widget-operator")
+		require.NoError(t, os.WriteFile(filepath.Join(chartDir, "Makefile"),
+			[]byte("export NAME=widget-operator\nexport NAMESPACE=cozy-$(NAME)\n\ninclude ../../../scripts/package.mk\n"), 0o644))
+		make := exec.CommandContext(ctx, "make", "--no-print-directory", "-f", filepath.Join(repo, "packages", "package.mk"), "show")
+		make.Dir = chartDir
+		make.Env = append(os.Environ(), "KUBECONFIG="+lab.Kubeconfig())
+		out, err := make.CombinedOutput()
+		require.NoError(t, err, "make show in a foreign tree's chart (install make with: apt-get install make): %s", out)
+		assert.Contains(t, string(out), "kind: Deployment", "the chart rendered with the live release's values")
+		assert.Contains(t, string(out), "namespace: cozy-widget-operator", "the release's namespace, from the tree's Makefile")
 	})
 
 	t.Run("keep-going lists every blocker by class", func(t *testing.T) {
@@ -161,6 +175,30 @@ func TestLocalE2E(t *testing.T) {
 	})
 }
 
+// TestLocalE2ESimulatedWebhooksIgnored: on a lab made with LAB_SIMULATED_WEBHOOKS=ignore, a
+// release behind a webhook whose only pod kwok simulates (blocked on a default lab, see the
+// keep-going case) installs, and the run names the webhook it relaxed. A single-release variant
+// keeps the run short.
+func TestLocalE2ESimulatedWebhooksIgnored(t *testing.T) {
+	ctx := context.Background()
+	repo, err := filepath.Abs("..")
+	require.NoError(t, err)
+	lab := local.New(t.TempDir(), state.Request{Name: "e2e-relaxed", Provider: local.ProviderName, RepoRoot: repo, IgnoreSimulatedWebhooks: true})
+	t.Cleanup(func() {
+		require.NoError(t, lab.Down(context.WithoutCancel(ctx), progress.Discard))
+		assertNothingLeft(t, lab.Dir())
+	})
+	rec := &progress.Recorder{}
+	res, err := Run(ctx, Options{RepoRoot: "..", Lab: lab, Variant: "default", ReportDir: t.TempDir(), Progress: rec,
+		Overlay: webhookCharts, ExtraObjects: webhookPackage(), ReleaseTimeout: 10 * time.Minute})
+	require.NoError(t, err, "diagnostics: %s", res.Diagnostics)
+	assert.Equal(t, []string{"ValidatingWebhookConfiguration cozylab-e2e-hook: hook.cozylab.io"}, res.RelaxedWebhooks)
+	assert.Contains(t, rec.Statuses("check Packages, HelmReleases, Deployments"),
+		"webhook set to failurePolicy Ignore by the lab (its pods are simulated): ValidatingWebhookConfiguration cozylab-e2e-hook: hook.cozylab.io",
+		"the output names the relaxed webhook")
+	assert.Equal(t, 4, res.Releases, "the platform's release and hook, hooked, after")
+}
+
 // brokenChart is a chart whose ConfigMap the API server refuses (data values must be strings).
 var brokenChart = map[string][]byte{
 	"extra/broken/Chart.yaml":               []byte("apiVersion: v2\nname: broken\nversion: 0.1.0\n"),
@@ -169,7 +207,7 @@ var brokenChart = map[string][]byte{
 }
 
 // webhookCharts: hook installs an admission webhook for labelled ConfigMaps whose Service only a
-// (here absent, on a real lab simulated) pod would serve; hooked creates such a ConfigMap, which
+// simulated pod serves; hooked creates such a ConfigMap, which
 // the API server cannot have admitted; after depends on hooked.
 var webhookCharts = map[string][]byte{
 	"extra/hook/Chart.yaml":  []byte("apiVersion: v2\nname: hook\nversion: 0.1.0\n"),
@@ -181,6 +219,19 @@ metadata:
 spec:
   ports: [{port: 443, targetPort: 8443}]
   selector: {app: hook}
+---
+# The webhook's server: on a local lab a pod kwok simulates, so the Service's only endpoint is
+# on a simulated node and no call reaches it.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hook
+spec:
+  selector: {matchLabels: {app: hook}}
+  template:
+    metadata: {labels: {app: hook}}
+    spec:
+      containers: [{name: server, image: registry.example/hook:1.0, ports: [{containerPort: 8443}]}]
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration

@@ -64,6 +64,9 @@ type Result struct {
 	// AllReady is how long the platform took from its Package to every HelmRelease Ready.
 	AllReady time.Duration
 	Releases int
+	// RelaxedWebhooks names each webhook the lab set to failurePolicy Ignore because only
+	// simulated pods serve it (LAB_SIMULATED_WEBHOOKS=ignore): "<kind> <name>: <webhook>,…".
+	RelaxedWebhooks []string
 }
 
 // ActionResult is one action's outcome, for the timing table and JUnit.
@@ -82,6 +85,7 @@ type env struct {
 	pushed   pushed
 	readyDur time.Duration
 	releases int
+	relaxed  []string
 	// blocked is the keep-going wait's Result when it ended with releases not Ready.
 	blocked *releasewait.Result
 }
@@ -133,7 +137,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			break
 		}
 	}
-	res.AllReady, res.Releases = e.readyDur, e.releases
+	res.AllReady, res.Releases, res.RelaxedWebhooks = e.readyDur, e.releases, e.relaxed
 	if failed != nil {
 		res.Diagnostics, res.Archive = collect(ctx, e, failed)
 	}

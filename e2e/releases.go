@@ -4,13 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/e2e/releasewait"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local/webhooks"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
 
@@ -75,9 +82,39 @@ func checkAll(ctx context.Context, e *env, step progress.Step) error {
 			errs = append(errs, fmt.Errorf("Deployment %s/%s not Available: %s", d.Namespace, d.Name, why))
 		}
 	}
+	relaxed, err := relaxedWebhooks(ctx, e.c)
+	if err != nil {
+		return err
+	}
+	e.relaxed = relaxed
 	step.Status("%d Packages, %d HelmReleases, %d Deployments", len(pkgs.Items), len(hrs.Items), len(deps.Items))
+	for _, r := range relaxed {
+		step.Status("webhook set to failurePolicy Ignore by the lab (its pods are simulated): %s", r)
+	}
 	if len(pkgs.Items) == 0 || len(hrs.Items) == 0 {
 		errs = append(errs, fmt.Errorf("found %d Packages and %d HelmReleases: the platform installed nothing", len(pkgs.Items), len(hrs.Items)))
 	}
 	return errors.Join(errs...)
+}
+
+// relaxedWebhooks lists the webhook configurations the lab set to failurePolicy Ignore, with
+// the webhooks it relaxed (their annotation), so a run that passed thanks to them says so.
+func relaxedWebhooks(ctx context.Context, c client.Client) ([]string, error) {
+	var out []string
+	for _, list := range []client.ObjectList{&admissionv1.ValidatingWebhookConfigurationList{}, &admissionv1.MutatingWebhookConfigurationList{}} {
+		if err := c.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("list webhook configurations: %w", err)
+		}
+		kind := strings.TrimSuffix(reflect.TypeOf(list).Elem().Name(), "List")
+		if err := meta.EachListItem(list, func(o runtime.Object) error {
+			obj := o.(client.Object)
+			if hooks := obj.GetAnnotations()[webhooks.Annotation]; hooks != "" {
+				out = append(out, fmt.Sprintf("%s %s: %s", kind, obj.GetName(), hooks))
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

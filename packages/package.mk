@@ -9,12 +9,18 @@
 # Each target runs `go run mage.go pkg:<verb>` of this repository with the chart directory,
 # NAME and NAMESPACE in the environment (COZYLAB_CHART_DIR, NAME, NAMESPACE). The cluster is
 # $KUBECONFIG, else ~/.kube/config. No helm, kubectl or cozyhr binary is needed.
+#
+# In another tree, whose chart Makefiles include its own package.mk, run the loop with
+# `make -f <cozylab>/packages/package.mk show` in the chart directory: NAME and NAMESPACE are
+# then read from that chart's Makefile (`export NAME=cilium`, `NAMESPACE=cozy-$(NAME)`).
 
 # The repository root, from this file's own path (evaluated now, before anything else is included).
 COZYLAB_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 
-PKG_MAGE = COZYLAB_CHART_DIR='$(CURDIR)' NAME='$(NAME)' NAMESPACE='$(NAMESPACE)' \
-	go run '$(COZYLAB_ROOT)/mage.go' -d '$(COZYLAB_ROOT)'
+# Mage runs from the repository root (go run needs its go.mod), so the chart directory may be
+# anywhere: in this tree or in another Cozystack-style tree (`make -f <cozylab>/packages/package.mk`).
+PKG_MAGE = cd '$(COZYLAB_ROOT)' && COZYLAB_CHART_DIR='$(CURDIR)' NAME='$(NAME)' NAMESPACE='$(NAMESPACE)' \
+	go run mage.go
 
 .DEFAULT_GOAL := help
 .PHONY: help show diff apply suspend resume delete

@@ -71,7 +71,7 @@ metadata:
 }
 
 func TestOpenNamesWhatIsMissing(t *testing.T) {
-	_, err := Show(t.Context(), Options{ChartDir: "testdata/demo"})
+	_, err := Show(t.Context(), Options{ChartDir: t.TempDir()})
 	require.EqualError(t, err, "no HelmRelease named: set NAME and NAMESPACE (in the chart's Makefile or the environment)")
 	t.Setenv("KUBECONFIG", t.TempDir()+"/absent")
 	_, err = Show(t.Context(), Options{ChartDir: "testdata/demo", Name: "demo", Namespace: "ns"})

@@ -63,12 +63,15 @@ var scheme = func() *runtime.Scheme {
 // open checks the options, connects and reads the live HelmRelease. Its errors are one line
 // saying what to set.
 func open(ctx context.Context, opts Options) (*session, error) {
+	opts, err := opts.withNames()
+	if err != nil {
+		return nil, err
+	}
 	if opts.Name == "" || opts.Namespace == "" {
 		return nil, errors.New("no HelmRelease named: set NAME and NAMESPACE (in the chart's Makefile or the environment)")
 	}
 	cfg := opts.Config
 	if cfg == nil {
-		var err error
 		if cfg, err = loadKubeconfig(opts.Kubeconfig); err != nil {
 			return nil, err
 		}
