@@ -1,6 +1,6 @@
 // Package bincache builds, pins and caches the programs cozylab runs but cannot download: etcd,
-// the Kubernetes control-plane binaries, kwok, controller-gen and the Flux source-controller and
-// helm-controller.
+// the Kubernetes control-plane and node binaries (kubelet, kube-proxy), kwok, controller-gen,
+// CoreDNS and the Flux source-controller and helm-controller.
 //
 // Every program is described once, as data, in the Tools table: the module and package it is
 // built from, the exact version, the build tags and linker flags, and the tools module it is

@@ -43,6 +43,8 @@ const (
 	// serve source.toolkit.fluxcd.io/v1 (with ExternalArtifact) and helm.toolkit.fluxcd.io/v2.
 	SourceControllerVersion = "v1.7.2"
 	HelmControllerVersion   = "v1.4.3"
+	// CoreDNSVersion is the CoreDNS kubeadm v1.35 deploys (its constants.CoreDNSVersion).
+	CoreDNSVersion = "v1.13.1"
 )
 
 // Tool names.
@@ -51,10 +53,13 @@ const (
 	KubeAPIServer         = "kube-apiserver"
 	KubeControllerManager = "kube-controller-manager"
 	KubeScheduler         = "kube-scheduler"
+	Kubelet               = "kubelet"
+	KubeProxy             = "kube-proxy"
 	Kwok                  = "kwok"
 	ControllerGen         = "controller-gen"
 	SourceController      = "source-controller"
 	HelmController        = "helm-controller"
+	CoreDNS               = "coredns"
 )
 
 // Tools is the pinned table of every program the cache can build, in build order: the first
@@ -63,6 +68,9 @@ var Tools = []Tool{
 	kubernetesTool(KubeAPIServer),
 	kubernetesTool(KubeControllerManager),
 	kubernetesTool(KubeScheduler),
+	// The real node's: built after the control plane's, whose packages they mostly share.
+	kubernetesTool(Kubelet),
+	kubernetesTool(KubeProxy),
 	{
 		Name: Etcd, Module: "go.etcd.io/etcd/server/v3", Package: "go.etcd.io/etcd/server/v3",
 		Version: EtcdVersion, Dir: "etcd",
@@ -101,6 +109,14 @@ var Tools = []Tool{
 			{Old: "sigs.k8s.io/kustomize/api", New: "sigs.k8s.io/kustomize/api", Version: "v0.20.1"},
 			{Old: "sigs.k8s.io/kustomize/kyaml", New: "sigs.k8s.io/kustomize/kyaml", Version: "v0.20.1"},
 		},
+	},
+	{
+		// The cluster DNS of a lab with a real node, with upstream's full plugin set and build
+		// flags (its Makefile: CGO off, GitCommit stamped).
+		Name: CoreDNS, Module: "github.com/coredns/coredns", Package: "github.com/coredns/coredns",
+		Version: CoreDNSVersion, Dir: "coredns",
+		LDFlags:     []string{"-s", "-w", "-X", "github.com/coredns/coredns/coremain.GitCommit=" + CoreDNSVersion},
+		VersionArgs: []string{"-version"}, VersionWant: "CoreDNS-" + strings.TrimPrefix(CoreDNSVersion, "v"),
 	},
 }
 

@@ -119,5 +119,5 @@ func TestKubernetesToolsCarryVersion(t *testing.T) {
 }
 
 func TestModuleDirs(t *testing.T) {
-	assert.Equal(t, []string{"kubernetes", "etcd", "kwok", "controller-gen", "source-controller", "helm-controller"}, ModuleDirs())
+	assert.Equal(t, []string{"kubernetes", "etcd", "kwok", "controller-gen", "source-controller", "helm-controller", "coredns"}, ModuleDirs())
 }

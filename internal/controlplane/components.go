@@ -3,6 +3,7 @@ package controlplane
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -13,6 +14,18 @@ import (
 // ports are the loopback ports one run listens on.
 type ports struct {
 	etcdClient, etcdPeer, apiserver int
+	// address is where the apiserver binds.
+	address netip.Addr
+}
+
+// freePortOn asks the kernel for a free port on addr.
+func freePortOn(addr netip.Addr) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on %s (is that address on this host?): %w", addr, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // freePorts asks the kernel for n distinct free loopback ports. Another program may take one
@@ -57,11 +70,16 @@ func etcdSpec(bin, dir string, p ports, fsync bool) process.Spec {
 func apiserverSpec(bin, dir string, p ports, c credentials, serviceCIDR string, extra []string) process.Spec {
 	args := []string{
 		"--etcd-servers=http://127.0.0.1:" + strconv.Itoa(p.etcdClient),
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--bind-address=" + p.address.String(), "--advertise-address=" + p.address.String(),
 		"--secure-port=" + strconv.Itoa(p.apiserver),
 		"--tls-cert-file=" + c.servingCert, "--tls-private-key-file=" + c.servKey,
 		"--client-ca-file=" + c.caCert, "--token-auth-file=" + c.tokens,
-		"--authorization-mode=RBAC",
+		// A real cluster's: nodes are authorized as nodes, and may only change their own objects.
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--kubelet-client-certificate=" + c.kubeletCert, "--kubelet-client-key=" + c.kubeletKey,
+		"--kubelet-certificate-authority=" + c.caCert,
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + c.saPub, "--service-account-signing-key-file=" + c.saKey,
 		"--service-cluster-ip-range=" + serviceCIDR,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,6 +34,10 @@ type Options struct {
 	// credentials and etcd's data are reused when present, and Stop keeps it. A lab that
 	// resumes starts its control plane again on the same data this way.
 	Dir string
+	// Address is where kube-apiserver serves and what it advertises (the kubernetes Service's
+	// endpoint); 127.0.0.1 when unset. A lab with a real node gives the address the node
+	// reaches the host on; it is in the serving certificate either way.
+	Address netip.Addr
 	// ServiceCIDR is the service IP range; 10.96.0.0/16 when empty.
 	ServiceCIDR string
 	// Fsync makes etcd sync its writes; off by default, as a lab's data is disposable.
@@ -58,6 +63,9 @@ type ControlPlane struct {
 	Kubeconfig string
 	// URL is the apiserver's https URL.
 	URL string
+	// CACertFile and CAKeyFile are the cluster CA's: a real node's certificates are issued
+	// from it, and the API server trusts clients and kubelets it signed.
+	CACertFile, CAKeyFile string
 	// StartupTime is how long Start took, from the first process start to /readyz answering 200.
 	StartupTime time.Duration
 
@@ -89,6 +97,9 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = time.Minute
+	}
+	if !o.Address.IsValid() {
+		o.Address = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
 	if o.Progress == nil {
 		o.Progress = progress.Discard
@@ -157,12 +168,18 @@ func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step)
 	if err != nil {
 		return nil, err
 	}
-	p := ports{etcdClient: free[0], etcdPeer: free[1], apiserver: free[2]}
-	creds, err := loadOrWriteCredentials(dir, serviceIP)
+	if !o.Address.IsLoopback() {
+		if free[2], err = freePortOn(o.Address); err != nil {
+			return nil, err
+		}
+	}
+	p := ports{etcdClient: free[0], etcdPeer: free[1], apiserver: free[2], address: o.Address}
+	creds, err := loadOrWriteCredentials(dir, serviceIP, net.IP(o.Address.AsSlice()))
 	if err != nil {
 		return nil, err
 	}
-	cp.URL = "https://127.0.0.1:" + strconv.Itoa(p.apiserver)
+	cp.URL = "https://" + net.JoinHostPort(o.Address.String(), strconv.Itoa(p.apiserver))
+	cp.CACertFile, cp.CAKeyFile = creds.caCert, creds.caKey
 	if err := writeKubeconfig(cp.Kubeconfig, cp.URL, creds); err != nil {
 		return nil, err
 	}

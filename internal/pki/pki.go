@@ -135,3 +135,30 @@ func serial() *big.Int {
 	}
 	return n
 }
+
+// ParseCA reads a CA written by NewCA (its CertPEM and KeyPEM), to issue more certificates.
+func ParseCA(certPEMData, keyPEMData []byte) (*CA, error) {
+	cb, _ := pem.Decode(certPEMData)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("read CA: no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("read CA: %s is not a CA certificate", cert.Subject.CommonName)
+	}
+	kb, _ := pem.Decode(keyPEMData)
+	if kb == nil {
+		return nil, fmt.Errorf("read CA key: no PEM key")
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("read CA key: %w", err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("read CA: the key does not belong to the certificate %s", cert.Subject.CommonName)
+	}
+	return &CA{Cert: cert, Key: key, CertPEM: certPEMData, KeyPEM: keyPEMData}, nil
+}

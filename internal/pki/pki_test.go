@@ -58,3 +58,23 @@ func TestSigningKeyPairMatches(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, key.PublicKey.Equal(pk))
 }
+
+func TestParseCARoundTrip(t *testing.T) {
+	ca, err := NewCA("lab")
+	require.NoError(t, err)
+	back, err := ParseCA(ca.CertPEM, ca.KeyPEM)
+	require.NoError(t, err)
+	pair, err := back.Issue(Request{CommonName: "system:node:node1", Organization: []string{"system:nodes"}, Client: true})
+	require.NoError(t, err)
+	block, _ := pem.Decode(pair.CertPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	require.NoError(t, cert.CheckSignatureFrom(ca.Cert), "issued by the original CA")
+
+	other, err := NewCA("other")
+	require.NoError(t, err)
+	_, err = ParseCA(ca.CertPEM, other.KeyPEM)
+	require.ErrorContains(t, err, "the key does not belong to the certificate lab")
+	_, err = ParseCA(pair.CertPEM, pair.KeyPEM)
+	require.ErrorContains(t, err, "is not a CA certificate")
+}

@@ -42,6 +42,9 @@ type Spec struct {
 	Env []string
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL; 10s when zero.
 	StopTimeout time.Duration
+	// NetNS, when set, is a network namespace file (/proc/<pid>/ns/net or a bind mount of
+	// one): the process starts inside it.
+	NetNS string
 }
 
 // Process is one supervised program.
@@ -93,7 +96,7 @@ func (g *Group) Start(spec Spec) (*Process, error) {
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = g.dir
-	if err := startCmd(cmd); err != nil {
+	if err := startCmd(cmd, spec.NetNS); err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Name, command.Wrap(cmd, nil, err))
 	}
 	p := &Process{Name: spec.Name, LogPath: logPath, cmd: cmd, spec: spec, exited: make(chan struct{})}

@@ -43,7 +43,8 @@ func Start(opts Options) (*Registry, error) {
 		addr = DefaultAddr
 	}
 	r := &Registry{srv: &http.Server{
-		Handler: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))),
+		// mirrorHandler: a node's containerd pulls upstream names through ?ns= (mirror.go).
+		Handler: mirrorHandler(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))),
 		// Blob uploads can be large (the operator binary); only the header read is bounded.
 		ReadHeaderTimeout: 30 * time.Second,
 	}}

@@ -1,6 +1,8 @@
 package network
 
 import (
+	"github.com/cozylab/cozylab/internal/subnet"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -49,13 +51,13 @@ func setOnlyAddress(nl *netlink.Handle, l netlink.Link, want netip.Prefix) error
 		return fmt.Errorf("list addresses of %s: %w", name, err)
 	}
 	for _, a := range addrs {
-		if got, ok := prefixOf(a.IPNet); ok && got != want {
+		if got, ok := subnet.PrefixOf(a.IPNet); ok && got != want {
 			if err := nl.AddrDel(l, &a); err != nil {
 				return fmt.Errorf("remove stale address %s from %s: %w", got, name, err)
 			}
 		}
 	}
-	if err := nl.AddrReplace(l, &netlink.Addr{IPNet: ipNet(want)}); err != nil {
+	if err := nl.AddrReplace(l, &netlink.Addr{IPNet: subnet.IPNet(want)}); err != nil {
 		return fmt.Errorf("address %s with %s: %w", name, want, err)
 	}
 	return nil

@@ -1,6 +1,8 @@
 package network
 
 import (
+	"github.com/cozylab/cozylab/internal/subnet"
+
 	"context"
 	"errors"
 	"fmt"
@@ -144,7 +146,7 @@ func Inspect(n Names) (s Status, err error) {
 			return Status{}, fmt.Errorf("list addresses of %s: %w", n.Bridge, err)
 		}
 		for _, a := range addrs {
-			if p, ok := prefixOf(a.IPNet); ok {
+			if p, ok := subnet.PrefixOf(a.IPNet); ok {
 				s.BridgeAddrs = append(s.BridgeAddrs, p)
 			}
 		}

@@ -3,6 +3,8 @@
 package network
 
 import (
+	"github.com/cozylab/cozylab/internal/subnet"
+
 	"context"
 	"net"
 	"net/netip"
@@ -59,7 +61,7 @@ func TestUpRepairsDrift(t *testing.T) {
 	require.NoError(t, ns.nl.LinkDel(tap2))
 	br, err := ns.nl.LinkByName(p.Bridge)
 	require.NoError(t, err)
-	require.NoError(t, ns.nl.AddrAdd(br, &netlink.Addr{IPNet: ipNet(netip.MustParsePrefix("10.99.0.1/24"))}))
+	require.NoError(t, ns.nl.AddrAdd(br, &netlink.Addr{IPNet: subnet.IPNet(netip.MustParsePrefix("10.99.0.1/24"))}))
 	require.NoError(t, ns.nl.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: "czl-dev-7"},
 		Mode: netlink.TUNTAP_MODE_TAP, Flags: netlink.TUNTAP_NO_PI}))
 	tap3, err := ns.nl.LinkByName("czl-dev-3")

@@ -1,6 +1,8 @@
 package network
 
 import (
+	"github.com/cozylab/cozylab/internal/subnet"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -95,7 +97,7 @@ type Plan struct {
 
 // NewPlan lays out the network of lab with nodes nodes on subnet, an IPv4 /24 (usually from
 // ChooseSubnet). The same inputs always give the same plan.
-func NewPlan(lab string, nodes int, subnet netip.Prefix) (Plan, error) {
+func NewPlan(lab string, nodes int, sub netip.Prefix) (Plan, error) {
 	names, err := NamesFor(lab)
 	if err != nil {
 		return Plan{}, err
@@ -103,18 +105,18 @@ func NewPlan(lab string, nodes int, subnet netip.Prefix) (Plan, error) {
 	if nodes < 1 || nodes > MaxNodes {
 		return Plan{}, fmt.Errorf("plan network of lab %s: %d nodes: use 1 to %d", lab, nodes, MaxNodes)
 	}
-	if !subnet.IsValid() || !subnet.Addr().Is4() || subnet.Bits() != 24 {
-		return Plan{}, fmt.Errorf("plan network of lab %s: subnet %s: use an IPv4 /24 such as 10.213.0.0/24", lab, subnet)
+	if !sub.IsValid() || !sub.Addr().Is4() || sub.Bits() != 24 {
+		return Plan{}, fmt.Errorf("plan network of lab %s: subnet %s: use an IPv4 /24 such as 10.213.0.0/24", lab, sub)
 	}
-	subnet = subnet.Masked()
+	sub = sub.Masked()
 	p := Plan{
 		Names:   names,
-		Subnet:  subnet,
-		Gateway: offset(subnet, GatewayOffset),
-		VIP:     offset(subnet, VIPOffset),
+		Subnet:  sub,
+		Gateway: subnet.Offset(sub, GatewayOffset),
+		VIP:     subnet.Offset(sub, VIPOffset),
 	}
 	for i := 1; i <= nodes; i++ {
-		p.Nodes = append(p.Nodes, Node{Tap: names.Tap(i), Addr: offset(subnet, FirstNodeOffset+i-1)})
+		p.Nodes = append(p.Nodes, Node{Tap: names.Tap(i), Addr: subnet.Offset(sub, FirstNodeOffset+i-1)})
 	}
 	return p, nil
 }
@@ -149,12 +151,4 @@ func (p Plan) linkNames() []string {
 		out = append(out, n.Tap)
 	}
 	return out
-}
-
-// offset is the address n after the start of an IPv4 prefix.
-func offset(p netip.Prefix, n int) netip.Addr {
-	b := p.Masked().Addr().As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	v += uint32(n)
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -1,4 +1,4 @@
-package network
+package subnet
 
 import (
 	"net"
@@ -32,7 +32,7 @@ func TestFirstFree(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := firstFree(Range, tt.used)
+			got, err := FirstFree(Range, tt.used)
 			require.NoError(t, err)
 			assert.Equal(t, netip.MustParsePrefix(tt.want), got)
 		})
@@ -40,7 +40,7 @@ func TestFirstFree(t *testing.T) {
 }
 
 func TestFirstFreeExhaustedSaysWhatToDo(t *testing.T) {
-	_, err := firstFree(Range, prefixes("10.213.0.0/24", "10.0.0.0/8"))
+	_, err := FirstFree(Range, prefixes("10.213.0.0/24", "10.0.0.0/8"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no free /24 in 10.213.0.0/16")
 	assert.Contains(t, err.Error(), "widest: 10.0.0.0/8")
@@ -51,15 +51,15 @@ func TestPrefixOf(t *testing.T) {
 	_, n4, err := net.ParseCIDR("10.213.3.7/24")
 	require.NoError(t, err)
 	n4.IP = net.ParseIP("10.213.3.7") // 16-byte form, as netlink returns it
-	got, ok := prefixOf(n4)
+	got, ok := PrefixOf(n4)
 	require.True(t, ok)
 	assert.Equal(t, netip.MustParsePrefix("10.213.3.7/24"), got)
-	assert.Equal(t, n4.Mask, ipNet(got).Mask)
+	assert.Equal(t, n4.Mask, IPNet(got).Mask)
 
 	_, n6, err := net.ParseCIDR("fd00::/64")
 	require.NoError(t, err)
-	_, ok = prefixOf(n6)
+	_, ok = PrefixOf(n6)
 	assert.False(t, ok)
-	_, ok = prefixOf(nil)
+	_, ok = PrefixOf(nil)
 	assert.False(t, ok)
 }

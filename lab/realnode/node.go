@@ -1,0 +1,337 @@
+package realnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/pki"
+	"github.com/cozylab/cozylab/internal/process"
+	"github.com/cozylab/cozylab/internal/progress"
+)
+
+// Options configure Start.
+type Options struct {
+	// Plan is the node's network and cgroup layout (NewPlan).
+	Plan Plan
+	// Dir is the node's run directory: configuration, containerd's data, the kubelet's root.
+	// Keep it short: containerd's socket lives in it (a socket path has at most 108 bytes).
+	Dir string
+	// Kubelet and KubeProxy are the binaries (from the binaries cache).
+	Kubelet, KubeProxy string
+	// APIServer is the API server's URL as the node reaches it (on Plan.Host).
+	APIServer string
+	// CACertFile and CAKeyFile are the cluster CA: the node's certificates are issued from it.
+	CACertFile, CAKeyFile string
+	// Admin is an administrator's client: it binds the API server's kubelet client to the
+	// kubelet API and watches the node become Ready.
+	Admin *rest.Config
+	// APIServerKubeletUser is the API server's client-certificate user towards kubelets.
+	APIServerKubeletUser string
+	// Registry is the lab registry as the node reaches it (host:port on Plan.Host); Mirrors are
+	// the upstream registries whose pulls go to it instead (ghcr.io, registry.k8s.io, …).
+	Registry string
+	Mirrors  []string
+	// PauseImage is the pod sandbox image (an upstream name the lab registry serves).
+	PauseImage string
+	// ClusterDNS is the cluster DNS Service's address (pods resolve through it); unset, pods get
+	// no nameserver. ClusterDomain is cluster.local when empty.
+	ClusterDNS    netip.Addr
+	ClusterDomain string
+	// Start runs a supervised process (the lab's process group).
+	Start func(process.Spec) (*process.Process, error)
+	// ReadyTimeout bounds the wait for the node to be Ready; two minutes when zero.
+	ReadyTimeout time.Duration
+}
+
+// Node is a started real node.
+type Node struct {
+	Containerd, Kubelet, KubeProxy *process.Process
+	// Versions of what runs, for the first lines of the output.
+	ContainerdVersion, KubeletVersion string
+}
+
+// Prerequisites names the OS packages a real node needs, checked before anything changes.
+var Prerequisites = []struct{ File, Package string }{
+	{"/usr/bin/containerd", "containerd"},
+	{"/usr/bin/containerd-shim-runc-v2", "containerd"},
+	{"/usr/sbin/runc", "runc"},
+	{CNIBinDir + "/bridge", "containernetworking-plugins"},
+	{"/usr/sbin/conntrack", "conntrack"},
+	{"/usr/sbin/iptables", "iptables"},
+	{"/usr/sbin/nft", "nftables"},
+}
+
+// CheckPrerequisites fails naming the apt-get command that installs what is missing.
+func CheckPrerequisites() error {
+	if os.Geteuid() != 0 {
+		return errors.New("a real node needs root (containerd, the kubelet, a network namespace): run as root")
+	}
+	var missing []string
+	seen := map[string]bool{}
+	for _, p := range Prerequisites {
+		if _, err := os.Stat(p.File); err != nil && !seen[p.Package] {
+			seen[p.Package] = true
+			missing = append(missing, p.Package)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("a real node needs %v: install them with: apt-get install -y %s", missing, strings.Join(missing, " "))
+	}
+	return nil
+}
+
+// Start brings the node up — network namespace, certificates, configuration, containerd, the
+// kubelet, kube-proxy — and waits until the node is Ready. Everything it makes is found again
+// by Clean from Dir and the plan, whether or not Start finished.
+func Start(ctx context.Context, o Options, step progress.Step) (*Node, error) {
+	if err := CheckPrerequisites(); err != nil {
+		return nil, err
+	}
+	if err := o.Plan.Validate(); err != nil {
+		return nil, err
+	}
+	if o.ClusterDomain == "" {
+		o.ClusterDomain = "cluster.local"
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 2 * time.Minute
+	}
+	p := pathsIn(o.Dir)
+	n := &Node{}
+	n.ContainerdVersion, _ = versionOf("/usr/bin/containerd", "--version")
+	n.KubeletVersion, _ = versionOf(o.Kubelet, "--version")
+
+	step.Status("network namespace and link %s (node %s, pods %s)", o.Plan.HostLink, o.Plan.Node, o.Plan.Pods)
+	for _, d := range []string{p.dir, filepath.Dir(p.kubeletCert), p.containerdRoot, p.state, p.runcRoot, p.optDir, p.cniConfDir, p.cniData, p.rootDir, p.podLogs, p.volumePlugins} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	if err := recordSysctls(o.Dir); err != nil {
+		return nil, err
+	}
+	if err := Prepare(o.Dir, o.Plan); err != nil {
+		return nil, err
+	}
+	if err := ensureCgroupRoot(o.Plan.CgroupRoot); err != nil {
+		return nil, err
+	}
+	if err := writeFiles(o, p); err != nil {
+		return nil, err
+	}
+	if err := bindKubeletAPI(ctx, o); err != nil {
+		return nil, err
+	}
+
+	var err error
+	step.Status("containerd %s", n.ContainerdVersion)
+	if n.Containerd, err = o.Start(process.Spec{Name: "containerd", Path: "/usr/bin/containerd",
+		Args: []string{"--config", p.containerdConfig}, NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
+		return nil, err
+	}
+	if err := condition.Wait(ctx, socketAnswers(p.socket, n.Containerd), condition.Poll{Interval: 50 * time.Millisecond, Timeout: time.Minute}, condition.StepReporter(step)); err != nil {
+		return nil, fmt.Errorf("containerd did not start (its log: %s): %w", n.Containerd.LogPath, err)
+	}
+	step.Status("kubelet %s", n.KubeletVersion)
+	if n.Kubelet, err = o.Start(process.Spec{Name: "kubelet", Path: o.Kubelet, Args: kubeletArgs(o.Plan, p), NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
+		return nil, err
+	}
+	if n.KubeProxy, err = o.Start(process.Spec{Name: "kube-proxy", Path: o.KubeProxy,
+		Args: []string{"--config=" + p.proxyConfig}, NetNS: p.netns}); err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(o.Admin)
+	if err != nil {
+		return nil, err
+	}
+	step.Status("waiting for node %s to be Ready", NodeName)
+	if err := condition.Wait(ctx, nodeReady(cs, n), condition.Poll{Interval: 200 * time.Millisecond, Timeout: o.ReadyTimeout}, condition.StepReporter(step)); err != nil {
+		return nil, fmt.Errorf("node %s not Ready (kubelet log: %s): %w", NodeName, n.Kubelet.LogPath, err)
+	}
+	return n, nil
+}
+
+// Prepare makes the node's network namespace and joins it to the host, so Plan.Host is an
+// address of this host: the API server and the registry listen on it before the node starts.
+// It is idempotent, and Start calls it too.
+func Prepare(dir string, plan Plan) error {
+	if err := plan.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	p := pathsIn(dir)
+	if err := ensureNamespace(p.netns); err != nil {
+		return err
+	}
+	return setUpNetwork(plan, p.netns)
+}
+
+// NetNS is the node's network namespace file in dir.
+func NetNS(dir string) string { return pathsIn(dir).netns }
+
+// writeFiles writes the certificates, kubeconfigs and configuration files.
+func writeFiles(o Options, p paths) error {
+	caCert, err := os.ReadFile(o.CACertFile)
+	if err != nil {
+		return fmt.Errorf("read the cluster CA: %w", err)
+	}
+	caKey, err := os.ReadFile(o.CAKeyFile)
+	if err != nil {
+		return fmt.Errorf("read the cluster CA key: %w", err)
+	}
+	ca, err := pki.ParseCA(caCert, caKey)
+	if err != nil {
+		return err
+	}
+	serving, err := ca.Issue(pki.Request{CommonName: NodeName, DNSNames: []string{NodeName}, IPs: []net.IP{net.IP(o.Plan.Node.AsSlice())}, Server: true})
+	if err != nil {
+		return err
+	}
+	nodeClient, err := ca.Issue(pki.Request{CommonName: "system:node:" + NodeName, Organization: []string{"system:nodes"}, Client: true})
+	if err != nil {
+		return err
+	}
+	proxyClient, err := ca.Issue(pki.Request{CommonName: "system:kube-proxy", Client: true})
+	if err != nil {
+		return err
+	}
+	kubeletKC, err := kubeconfigFor(o.APIServer, caCert, nodeClient.CertPEM, nodeClient.KeyPEM)
+	if err != nil {
+		return err
+	}
+	proxyKC, err := kubeconfigFor(o.APIServer, caCert, proxyClient.CertPEM, proxyClient.KeyPEM)
+	if err != nil {
+		return err
+	}
+	containerd, err := containerdConfig(p, o.PauseImage)
+	if err != nil {
+		return err
+	}
+	cni, err := cniConfig(o.Plan, p)
+	if err != nil {
+		return err
+	}
+	kubelet, err := kubeletConfig(o.Plan, p, o.ClusterDNS, o.ClusterDomain)
+	if err != nil {
+		return err
+	}
+	proxy, err := kubeProxyConfig(o.Plan, p)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		p.caCert: caCert, p.kubeletCert: serving.CertPEM, p.kubeletKey: serving.KeyPEM,
+		p.kubeletKubeconfig: kubeletKC, p.proxyKubeconfig: proxyKC,
+		p.containerdConfig: containerd, filepath.Join(p.cniConfDir, "10-cozylab.conflist"): cni,
+		p.kubeletConfig: kubelet, p.proxyConfig: proxy,
+	}
+	if o.Registry != "" {
+		for _, host := range append([]string{o.Registry}, o.Mirrors...) {
+			files[filepath.Join(p.certsDir, host, "hosts.toml")] = hostsTOML(o.Registry)
+		}
+	}
+	for path, data := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		}
+		// Keys and kubeconfigs are secrets; everything here is 0600 alike.
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// bindKubeletAPI lets the API server's kubelet client use the kubelet API (logs, exec,
+// port-forward), as kubeadm does.
+func bindKubeletAPI(ctx context.Context, o Options) error {
+	cs, err := kubernetes.NewForConfig(o.Admin)
+	if err != nil {
+		return err
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "cozylab:kube-apiserver-kubelet-api"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:kubelet-api-admin"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: o.APIServerKubeletUser}},
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("bind %s to the kubelet API: %w", o.APIServerKubeletUser, err)
+	}
+	return nil
+}
+
+// socketAnswers holds once something accepts connections on the unix socket; a process that
+// exited ends the wait.
+func socketAnswers(path string, p *process.Process) condition.Condition {
+	return condition.Condition{Name: "containerd answers on " + path, Check: func(ctx context.Context) error {
+		if exited(p) {
+			return condition.Permanent(fmt.Errorf("%w; its log ends:\n%s", p.ExitError(), p.LogTail(10)))
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err != nil {
+			return fmt.Errorf("containerd's socket %s: %w", path, err)
+		}
+		return c.Close()
+	}}
+}
+
+// nodeReady holds once the node reports Ready; a kubelet that exited ends the wait.
+func nodeReady(cs kubernetes.Interface, n *Node) condition.Condition {
+	return condition.Condition{Name: "node " + NodeName + " Ready", Check: func(ctx context.Context) error {
+		for _, p := range []*process.Process{n.Kubelet, n.Containerd} {
+			if exited(p) {
+				return condition.Permanent(fmt.Errorf("%w; its log ends:\n%s", p.ExitError(), p.LogTail(10)))
+			}
+		}
+		node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("node %s: %w", NodeName, err)
+		}
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				if c.Status == corev1.ConditionTrue {
+					return nil
+				}
+				return fmt.Errorf("node %s: %s: %s", NodeName, c.Reason, c.Message)
+			}
+		}
+		return fmt.Errorf("node %s: no Ready condition yet", NodeName)
+	}}
+}
+
+func exited(p *process.Process) bool {
+	select {
+	case <-p.Exited():
+		return true
+	default:
+		return false
+	}
+}
+
+// versionOf runs bin with args and returns the first line it printed.
+func versionOf(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line, nil
+}
