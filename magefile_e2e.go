@@ -8,15 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
 
 	"github.com/cozylab/cozylab/e2e"
+	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/realnode"
 )
 
 // E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values, E2E_KEEP_GOING=1 every blocker listed; the lab stays up: lab:down removes it).
@@ -35,9 +38,19 @@ func E2e(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("the %s provider cannot run the platform", p.Name())
 	}
-	if p.Name() == local.ProviderName {
-		fmt.Fprintln(os.Stderr, "Local provider: real control plane and Flux as processes, nodes simulated by kwok; "+
-			"the operator runs as a local process from its image, its Deployment sits on a kwok node.")
+	if lp, ok := p.(*local.Provider); ok {
+		if lp.Request.RealNode() {
+			v, err := realnode.ContainerdVersion()
+			if err != nil {
+				v = "(containerd not found: " + err.Error() + ")"
+			}
+			fmt.Fprintf(os.Stderr, "Local provider with a real node: %s runs containerd %s and kubelet %s; the operator and CoreDNS run there as pods, "+
+				"every pod whose images the lab has does too, the rest sit on kwok's simulated nodes; control plane and Flux run as processes.\n",
+				realnode.NodeName, v, bincache.KubernetesVersion)
+		} else {
+			fmt.Fprintln(os.Stderr, "Local provider, kwok only (LAB_LOCAL_NODES=kwok): real control plane and Flux as processes, every node simulated by kwok; "+
+				"the operator runs as a local process from its image, its Deployment sits on a kwok node.")
+		}
 	}
 	keepGoing := e2e.KeepGoingByDefault(p.Name(), os.Getenv("E2E_PACKAGES"))
 	if v := os.Getenv("E2E_KEEP_GOING"); v != "" {
@@ -56,6 +69,9 @@ func E2e(ctx context.Context) error {
 	})
 	term.Summary(start)
 	e2e.MeasureFigures(term.Records(), res, filepath.Dir(p.Kubeconfig())).Print(os.Stderr, p.Name())
+	if len(res.RealNodePods) > 0 {
+		fmt.Fprintf(os.Stderr, "On the real node: %s\n", strings.Join(res.RealNodePods, ", "))
+	}
 	fmt.Fprintf(os.Stderr, "JUnit report: %s\n", filepath.Join(reports, "junit.xml"))
 	if err != nil {
 		if res.Archive != "" {

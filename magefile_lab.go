@@ -23,7 +23,8 @@ import (
 // qemu only when a guest really boots under KVM) and LAB_NAME names it (default "dev");
 // LAB_NODE_IMAGE=twin|talos, LAB_NODE_MEMORY_MIB, LAB_NODE_CPUS and LAB_TALOS_VERSION,
 // LAB_TALOS_SCHEMATIC, LAB_TALOS_IMAGE_SHA256 shape a QEMU lab; LAB_SIMULATED_WEBHOOKS=ignore
-// lets a local lab ignore admission webhooks that only simulated pods serve.
+// lets a local lab ignore admission webhooks that only simulated pods serve; LAB_LOCAL_NODES=kwok
+// runs a local lab without its real node (simulated nodes only).
 type Lab mg.Namespace
 
 // labSettings reads the lab's environment: the only place it is read.
@@ -31,6 +32,7 @@ func labSettings() (choose.Settings, error) {
 	s := choose.Settings{
 		Name: os.Getenv("LAB_NAME"), Provider: os.Getenv("LAB_PROVIDER"), RepoRoot: ".",
 		NodeImage: os.Getenv("LAB_NODE_IMAGE"), SimulatedWebhooks: os.Getenv("LAB_SIMULATED_WEBHOOKS"),
+		LocalNodes: os.Getenv("LAB_LOCAL_NODES"),
 		Talos: state.TalosImage{Version: os.Getenv("LAB_TALOS_VERSION"), Schematic: os.Getenv("LAB_TALOS_SCHEMATIC"),
 			SHA256: os.Getenv("LAB_TALOS_IMAGE_SHA256")},
 	}

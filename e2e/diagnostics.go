@@ -64,6 +64,9 @@ func collect(ctx context.Context, e *env, failure error) (dir, archive string) {
 	}
 	logCtx, logCancel := context.WithTimeout(ctx, 30*time.Second)
 	note(e.o.Lab.CollectLogs(logCtx, filepath.Join(dir, "logs")))
+	if e.cfg != nil {
+		note(collectPodLogs(logCtx, e, dir))
+	}
 	logCancel()
 	note(writeSummary(dir, failure, blocker, problems, e.blocked))
 	archive = dir + ".tar.gz"
@@ -156,7 +159,7 @@ func writeSummary(dir string, failure error, blocker string, problems []string, 
 	if blocked != nil {
 		writeBlockers(&b, *blocked)
 	}
-	b.WriteString("Files: <kind>.yaml (objects), events.yaml, logs/ (operator, Flux, kube-*, kwok, lab daemon).\n")
+	b.WriteString("Files: <kind>.yaml (objects), events.yaml, logs/ (operator, Flux, kube-*, kwok, containerd, kubelet, lab daemon), pods/ (logs of the pods on the real node).\n")
 	if len(problems) > 0 {
 		b.WriteString("\nNot collected:\n")
 		for _, p := range problems {

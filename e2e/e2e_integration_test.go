@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +25,7 @@ import (
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
@@ -46,6 +49,10 @@ func TestLocalE2E(t *testing.T) {
 	require.NoError(t, err, "diagnostics: %s", res.Diagnostics)
 	assert.GreaterOrEqual(t, res.Releases, 6, "isp-full installs the platform and five packages")
 	assert.Empty(t, res.Diagnostics, "no bundle on success")
+	assert.True(t, slices.ContainsFunc(res.RealNodePods, func(p string) bool { return strings.HasPrefix(p, "cozy-system/cozystack-operator-") }),
+		"the operator runs as a pod on the real node: %v", res.RealNodePods)
+	assert.True(t, slices.ContainsFunc(res.RealNodePods, func(p string) bool { return strings.HasPrefix(p, "kube-system/coredns-") }),
+		"CoreDNS runs on the real node: %v", res.RealNodePods)
 	suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
 	assert.Equal(t, len(stages), suite.Tests)
 	assert.Zero(t, suite.Failures)
@@ -152,9 +159,11 @@ func TestLocalE2E(t *testing.T) {
 		require.NoError(t, rerr)
 		assert.Contains(t, string(summary), "First blocker: HelmRelease cozy-system/broken: ")
 		assert.Contains(t, string(summary), "ConfigMap in version \"v1\" cannot be handled", "the API server's refusal is quoted")
-		for _, f := range []string{"helmreleases.yaml", "packages.yaml", "ocirepositories.yaml", "events.yaml", "logs/cozystack-operator.log", "logs/helm-controller.log", "logs/kube-apiserver.log"} {
+		for _, f := range []string{"helmreleases.yaml", "packages.yaml", "ocirepositories.yaml", "events.yaml", "logs/helm-controller.log", "logs/kube-apiserver.log", "logs/kubelet.log"} {
 			assert.FileExists(t, filepath.Join(res.Diagnostics, f))
 		}
+		operatorLogs, _ := filepath.Glob(filepath.Join(res.Diagnostics, "pods", "cozy-system_cozystack-operator-*_cozystack-operator.log"))
+		assert.Len(t, operatorLogs, 1, "the operator pod's log, read through the API server")
 		assert.FileExists(t, res.Archive)
 		suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
 		assert.Equal(t, 1, suite.Failures)
@@ -165,6 +174,8 @@ func TestLocalE2E(t *testing.T) {
 			require.NoError(t, client.IgnoreNotFound(c.Delete(ctx, o)))
 		}
 	})
+
+	t.Run("an image the lab does not have is named in the diagnostics", func(t *testing.T) { testMissingImage(t, lab) })
 
 	t.Run("a single-release variant finishes once its release is Ready", func(t *testing.T) {
 		// The default variant enables no bundle: the platform's own release is all it declares.
@@ -197,6 +208,35 @@ func TestLocalE2ESimulatedWebhooksIgnored(t *testing.T) {
 		"webhook set to failurePolicy Ignore by the lab (its pods are simulated): ValidatingWebhookConfiguration cozylab-e2e-hook: hook.cozylab.io",
 		"the output names the relaxed webhook")
 	assert.Equal(t, 4, res.Releases, "the platform's release and hook, hooked, after")
+}
+
+// testMissingImage: a pod on the real node whose image the lab does not have fails the run,
+// and the diagnostics name the pod and the image.
+func testMissingImage(t *testing.T, lab *local.Provider) {
+	const image = "ghcr.io/cozylab/not-built-here:v0"
+	pod := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "needs-missing-image", Namespace: "default"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
+	}
+	realnode.Placement(&pod.Spec)
+	reports := t.TempDir()
+	res, err := Run(t.Context(), Options{RepoRoot: "..", Lab: lab, Variant: "default", ReportDir: reports, Progress: progress.Discard,
+		ExtraObjects: []client.Object{pod}, ReleaseTimeout: 5 * time.Minute})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Pod default/needs-missing-image on node1: container app:")
+	assert.Contains(t, err.Error(), "image "+image)
+	summary, rerr := os.ReadFile(filepath.Join(res.Diagnostics, "summary.txt"))
+	require.NoError(t, rerr)
+	assert.Contains(t, string(summary), image, "the summary names the image the lab does not have")
+	for _, f := range []string{"logs/kubelet.log", "logs/containerd.log", "pods.yaml", "events.yaml"} {
+		assert.FileExists(t, filepath.Join(res.Diagnostics, f))
+	}
+	logs, _ := filepath.Glob(filepath.Join(res.Diagnostics, "pods", "kube-system_coredns-*_coredns.log"))
+	assert.Len(t, logs, 1, "the real node's pods' logs, read through the API server")
+	c, cerr := client.New(mustConfig(t, lab), client.Options{Scheme: scheme()})
+	require.NoError(t, cerr)
+	require.NoError(t, c.Delete(t.Context(), pod))
 }
 
 // brokenChart is a chart whose ConfigMap the API server refuses (data values must be strings).

@@ -67,6 +67,8 @@ type Result struct {
 	// RelaxedWebhooks names each webhook the lab set to failurePolicy Ignore because only
 	// simulated pods serve it (LAB_SIMULATED_WEBHOOKS=ignore): "<kind> <name>: <webhook>,…".
 	RelaxedWebhooks []string
+	// RealNodePods are the pods running on the lab's real node ("namespace/name"), when it has one.
+	RealNodePods []string
 }
 
 // ActionResult is one action's outcome, for the timing table and JUnit.
@@ -86,6 +88,7 @@ type env struct {
 	readyDur time.Duration
 	releases int
 	relaxed  []string
+	realPods []string
 	// blocked is the keep-going wait's Result when it ended with releases not Ready.
 	blocked *releasewait.Result
 }
@@ -103,6 +106,7 @@ var stages = []stage{
 	{"create the platform Package", createPlatform},
 	{"wait for every HelmRelease", waitReleases},
 	{"check Packages, HelmReleases, Deployments", checkAll},
+	{"check the pods on the real node", checkRealNodePods},
 }
 
 // Run runs the pipeline. On failure it writes the diagnostics bundle and returns the error of
@@ -137,7 +141,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			break
 		}
 	}
-	res.AllReady, res.Releases, res.RelaxedWebhooks = e.readyDur, e.releases, e.relaxed
+	res.AllReady, res.Releases, res.RelaxedWebhooks, res.RealNodePods = e.readyDur, e.releases, e.relaxed, e.realPods
 	if failed != nil {
 		res.Diagnostics, res.Archive = collect(ctx, e, failed)
 	}

@@ -42,6 +42,9 @@ type Settings struct {
 	// SimulatedWebhooks is "fail" (the default: webhooks as their charts say) or "ignore"
 	// (failurePolicy Ignore on webhooks only simulated pods serve; local labs).
 	SimulatedWebhooks string
+	// LocalNodes is "real" (the default: a real node beside the simulated ones) or "kwok"
+	// (simulated nodes only) for local labs.
+	LocalNodes string
 	// ProbeKVM reports whether a guest really runs under KVM here, and why; qemu.ProbeKVM
 	// when nil. Decide calls it at most once.
 	ProbeKVM func(ctx context.Context) (bool, string)
@@ -96,6 +99,19 @@ func Decide(ctx context.Context, s Settings) (Lab, error) {
 		req.IgnoreSimulatedWebhooks = true
 	default:
 		return Lab{}, fmt.Errorf("LAB_SIMULATED_WEBHOOKS=%q: want fail (the default) or ignore", s.SimulatedWebhooks)
+	}
+	switch mode := strings.ToLower(strings.TrimSpace(s.LocalNodes)); mode {
+	case "", state.LocalNodesReal:
+		if req.Provider == local.ProviderName {
+			req.LocalNodes = state.LocalNodesReal
+		}
+	case state.LocalNodesKwok:
+		if req.Provider != local.ProviderName {
+			return Lab{}, fmt.Errorf("LAB_LOCAL_NODES=kwok is for local labs; this lab runs on the %s provider", req.Provider)
+		}
+		req.LocalNodes = mode
+	default:
+		return Lab{}, fmt.Errorf("LAB_LOCAL_NODES=%q: want real (the default) or kwok", s.LocalNodes)
 	}
 	if req.Provider == qemu.ProviderName {
 		q, err := qemuRequest(ctx, s, probe)

@@ -95,6 +95,21 @@ func TestSimulatedWebhooksTravelInTheRequest(t *testing.T) {
 	assert.False(t, lab.Request.IgnoreSimulatedWebhooks, "webhooks stay as their charts say unless asked")
 }
 
+func TestLocalNodesTravelInTheRequest(t *testing.T) {
+	lab, err := Decide(context.Background(), Settings{Provider: "local", Root: t.TempDir()})
+	require.NoError(t, err)
+	assert.Equal(t, "real", lab.Request.LocalNodes, "a local lab runs a real node unless asked not to")
+	assert.True(t, lab.Request.RealNode())
+	lab, err = Decide(context.Background(), Settings{Provider: "local", LocalNodes: "kwok", Root: t.TempDir()})
+	require.NoError(t, err)
+	assert.False(t, lab.Request.RealNode())
+	_, err = Decide(context.Background(), Settings{Provider: "local", LocalNodes: "fake", Root: t.TempDir()})
+	require.ErrorContains(t, err, `LAB_LOCAL_NODES="fake": want real (the default) or kwok`)
+	_, err = Decide(context.Background(), Settings{Provider: "qemu", LocalNodes: "kwok", Root: t.TempDir(),
+		ProbeKVM: func(context.Context) (bool, string) { return false, "" }})
+	require.ErrorContains(t, err, "LAB_LOCAL_NODES=kwok is for local labs")
+}
+
 func TestExistingOfNoLabNeverProbes(t *testing.T) {
 	lab, err := Existing(Settings{Root: t.TempDir(), ProbeKVM: func(context.Context) (bool, string) { panic("probed") }})
 	require.NoError(t, err)

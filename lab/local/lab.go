@@ -22,6 +22,7 @@ import (
 	"github.com/cozylab/cozylab/lab/local/sourcewatcher"
 	"github.com/cozylab/cozylab/lab/local/webhooks"
 	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/packages"
@@ -29,15 +30,18 @@ import (
 
 // Names of the local lab's actions, in order; kept ones are marked.
 const (
-	ActionBinaries      = "Checking the binaries cache"
-	ActionControlPlane  = "Starting the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)"
-	ActionKwok          = "Starting kwok"
-	ActionNodes         = "Registering the simulated nodes" // kept: Node objects live in etcd
-	ActionNodesReady    = "Waiting for the nodes Ready"
-	ActionFluxCRDs      = "Installing the Flux CRDs" // kept: CRDs live in etcd
-	ActionFlux          = "Starting Flux source-controller and helm-controller"
-	ActionRegistry      = "Starting the artifact registry"
-	ActionControllers   = "Starting the source-watcher stand-in and the operator runner"
+	ActionBinaries     = "Checking the binaries cache"
+	ActionControlPlane = "Starting the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)"
+	ActionKwok         = "Starting kwok"
+	ActionNodes        = "Registering the simulated nodes" // kept: Node objects live in etcd
+	ActionNodesReady   = "Waiting for the nodes Ready"
+	ActionFluxCRDs     = "Installing the Flux CRDs" // kept: CRDs live in etcd
+	ActionFlux         = "Starting Flux source-controller and helm-controller"
+	ActionRegistry     = "Starting the artifact registry"
+	ActionControllers  = "Starting the source-watcher stand-in and the operator runner"
+	// ActionSourceWatcher is ActionControllers of a lab with a real node: the operator runs
+	// there as a pod, and no runner plays the kubelet for it.
+	ActionSourceWatcher = "Starting the source-watcher stand-in"
 	controlPlaneDirName = "cp"
 )
 
@@ -51,6 +55,8 @@ type facts struct {
 	// Flux are source-controller's storage, metrics and health and helm-controller's metrics
 	// and health addresses.
 	Flux []string `json:"flux,omitempty"`
+	// Node is the real node's plan (network, cgroup root), recorded before anything of it exists.
+	Node *realnode.Plan `json:"node,omitempty"`
 }
 
 func (l *lab) facts() (facts, error) { return state.LoadFacts[facts](l.store) }
@@ -65,6 +71,8 @@ type lab struct {
 	paths   map[string]string
 	cluster *Cluster
 	reg     *registry.Registry
+	real    bool           // the lab runs a real node (Request.RealNode)
+	plan    *realnode.Plan // the real node's; nil in a kwok-only lab
 	mgrDone chan error
 	stops   []func(context.Context) error
 }
@@ -75,7 +83,7 @@ type lab struct {
 // It calls ready once everything answers and runs until ctx ends; then it stops every process
 // it started. The control plane's credentials and etcd's data stay for the next up.
 func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready func() error) (err error) {
-	l := &lab{store: store, rep: rep, cache: &bincache.Cache{Progress: rep}, nodes: DefaultNodes}
+	l := &lab{store: store, rep: rep, cache: &bincache.Cache{Progress: rep}, nodes: DefaultNodes, real: store.Request().RealNode()}
 	defer func() {
 		for i := len(l.stops) - 1; i >= 0; i-- {
 			err = errors.Join(err, l.stops[i](context.WithoutCancel(ctx)))
@@ -101,24 +109,40 @@ func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready f
 
 // actions is the local lab's bring-up, in order.
 func (l *lab) actions() []provider.Action {
-	return []provider.Action{
-		{Name: ActionBinaries, Run: l.ensureBinaries},
-		{Name: ActionControlPlane, Run: l.startControlPlane},
-		{Name: ActionKwok, Run: l.startKwok},
-		{Name: ActionNodes, Run: l.registerNodes, Keep: l.nodesExist},
-		{Name: ActionNodesReady, Run: l.waitNodes},
-		{Name: ActionFluxCRDs, Run: l.installFluxCRDs, Keep: l.fluxCRDsEstablished},
-		{Name: ActionFlux, Run: l.startFlux},
-		{Name: ActionRegistry, Run: l.startRegistry},
-		{Name: ActionControllers, Run: l.startControllers},
+	real := l.real
+	var out []provider.Action
+	add := func(when bool, a provider.Action) {
+		if when {
+			out = append(out, a)
+		}
 	}
+	add(true, provider.Action{Name: ActionBinaries, Run: l.ensureBinaries})
+	add(real, provider.Action{Name: ActionNodeNetwork, Run: l.prepareNode})
+	add(true, provider.Action{Name: ActionControlPlane, Run: l.startControlPlane})
+	add(true, provider.Action{Name: ActionKwok, Run: l.startKwok})
+	add(true, provider.Action{Name: ActionNodes, Run: l.registerNodes, Keep: l.nodesExist})
+	add(true, provider.Action{Name: ActionNodesReady, Run: l.waitNodes})
+	add(true, provider.Action{Name: ActionFluxCRDs, Run: l.installFluxCRDs, Keep: l.fluxCRDsEstablished})
+	add(true, provider.Action{Name: ActionFlux, Run: l.startFlux})
+	add(true, provider.Action{Name: ActionRegistry, Run: l.startRegistry})
+	add(real, provider.Action{Name: ActionImages, Run: l.buildImages})
+	add(real, provider.Action{Name: ActionRealNode, Run: l.startRealNode})
+	add(real, provider.Action{Name: ActionDNS, Run: l.startDNS})
+	add(real, provider.Action{Name: ActionPlacement, Run: l.startPlacement})
+	add(!real, provider.Action{Name: ActionControllers, Run: l.startControllers})
+	add(real, provider.Action{Name: ActionSourceWatcher, Run: l.startControllers})
+	return out
 }
 
 func (l *lab) dir() string { return l.store.Dir() }
 
 func (l *lab) ensureBinaries(ctx context.Context, step progress.Step) error {
-	paths, err := l.cache.Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer, bincache.KubeControllerManager,
-		bincache.KubeScheduler, bincache.Kwok, bincache.SourceController, bincache.HelmController)
+	tools := []string{bincache.Etcd, bincache.KubeAPIServer, bincache.KubeControllerManager,
+		bincache.KubeScheduler, bincache.Kwok, bincache.SourceController, bincache.HelmController}
+	if l.real {
+		tools = append(tools, bincache.Kubelet, bincache.KubeProxy)
+	}
+	paths, err := l.cache.Ensure(ctx, tools...)
 	l.paths = paths
 	return err
 }
@@ -127,7 +151,8 @@ func (l *lab) ensureBinaries(ctx context.Context, step progress.Step) error {
 // kube-controller-manager and kube-scheduler, and writes the lab's kubeconfig.
 func (l *lab) startControlPlane(ctx context.Context, step progress.Step) error {
 	cp, err := controlplane.Start(ctx, controlplane.Options{
-		Dir: filepath.Join(l.dir(), controlPlaneDirName), Etcd: l.paths[bincache.Etcd], APIServer: l.paths[bincache.KubeAPIServer],
+		Dir: filepath.Join(l.dir(), controlPlaneDirName), Address: l.apiAddress(),
+		Etcd: l.paths[bincache.Etcd], APIServer: l.paths[bincache.KubeAPIServer],
 		ControllerManager: l.paths[bincache.KubeControllerManager], Scheduler: l.paths[bincache.KubeScheduler],
 		ReadyTimeout: 2 * time.Minute, Progress: progress.Discard,
 	})
@@ -204,7 +229,7 @@ func (l *lab) startRegistry(_ context.Context, step progress.Step) error {
 	if err != nil {
 		return err
 	}
-	reg, err := registry.Start(registry.Options{Prefer: f.Registry})
+	reg, err := registry.Start(registry.Options{Addr: l.registryAddr(), Prefer: f.Registry})
 	if err != nil {
 		return err
 	}
@@ -214,8 +239,8 @@ func (l *lab) startRegistry(_ context.Context, step progress.Step) error {
 	return state.UpdateFacts(l.store, func(f *facts) { f.Registry = reg.Addr() })
 }
 
-// startControllers runs the in-process controllers: the source-watcher stand-in and the
-// operator runner.
+// startControllers runs the in-process controllers: the source-watcher stand-in and, in a lab
+// without a real node, the operator runner (with one, the operator runs there as a pod).
 func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
 	c := l.cluster
 	mgr, err := ctrl.NewManager(c.RESTConfig(), ctrl.Options{
@@ -237,10 +262,12 @@ func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	runner := &OperatorRunner{Client: cs, Start: c.StartProcess, Dir: filepath.Join(l.dir(), "operator"),
-		Kubeconfig: filepath.Join(l.dir(), "kubeconfig"), Progress: l.rep}
-	if err := mgr.Add(runnable(runner.Run)); err != nil {
-		return fmt.Errorf("add operator runner: %w", err)
+	if !l.real {
+		runner := &OperatorRunner{Client: cs, Start: c.StartProcess, Dir: filepath.Join(l.dir(), "operator"),
+			Kubeconfig: filepath.Join(l.dir(), "kubeconfig"), Progress: l.rep}
+		if err := mgr.Add(runnable(runner.Run)); err != nil {
+			return fmt.Errorf("add operator runner: %w", err)
+		}
 	}
 	if l.store.Request().IgnoreSimulatedWebhooks {
 		relaxer := &webhooks.Relaxer{Client: mgr.GetClient(), Report: func(kind, name string, hooks []string) {

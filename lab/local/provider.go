@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/provider"
+	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
@@ -39,8 +41,17 @@ var transient = []string{"operator"}
 
 type backend struct{}
 
-// Check implements provider.Backend: the local lab needs nothing but Go and the binaries cache.
-func (backend) Check(state.Request) error { return nil }
+// Check implements provider.Backend: a kwok-only lab needs nothing but Go and the binaries
+// cache; a real node needs root and its Debian packages (the error names the apt-get command).
+func (backend) Check(req state.Request) error {
+	if !req.RealNode() {
+		return nil
+	}
+	if err := realnode.CheckPrerequisites(); err != nil {
+		return fmt.Errorf("%w (or run a lab without its real node: LAB_LOCAL_NODES=kwok)", err)
+	}
+	return nil
+}
 
 // Clean implements provider.Backend: it stops every process that mentions the lab directory
 // (a daemon killed with SIGKILL takes its children along through Pdeathsig; these catch the
@@ -51,14 +62,22 @@ func (backend) Clean(ctx context.Context, store *state.Store, step progress.Step
 	left, err := process.FindMentioning(store.Dir())
 	errs = append(errs, err)
 	for _, r := range left {
-		if r.Pid == os.Getpid() {
-			continue
+		if r.Pid == os.Getpid() || strings.HasPrefix(filepath.Base(r.Exe), "containerd-shim") {
+			continue // the real node's shims ignore SIGTERM: realnode.Clean kills them below
 		}
 		step.Status("stopping %s (pid %d)", filepath.Base(r.Exe), r.Pid)
 		errs = append(errs, r.Identity().Terminate(ctx, 5*time.Second))
 	}
 	for _, sub := range transient {
 		errs = append(errs, os.RemoveAll(filepath.Join(store.Dir(), sub)))
+	}
+	// The real node's containers outlive its daemon (their shims are detached): they go in
+	// either case, as on a rebooted node; a resumed lab starts its pods again.
+	if f, err := state.LoadFacts[facts](store); err != nil {
+		errs = append(errs, err)
+	} else if f.Node != nil {
+		step.Status("cleaning the real node (containers, mounts, link %s)", f.Node.HostLink)
+		errs = append(errs, realnode.Clean(filepath.Join(store.Dir(), nodeDirName), *f.Node))
 	}
 	return errors.Join(errs...)
 }
@@ -82,6 +101,10 @@ func (backend) Describe(store *state.Store, st *provider.Status) {
 	}
 	for _, n := range DefaultNodes {
 		st.Nodes = append(st.Nodes, provider.Node{Name: n.Name, Address: "kwok (simulated)", Role: "control-plane"})
+	}
+	if f, _ := state.LoadFacts[facts](store); f.Node != nil {
+		st.Nodes = append(st.Nodes, provider.Node{Name: realnode.NodeName, Address: f.Node.Node.String(),
+			Role: "worker (real: containerd, kubelet; runs the lab's own pods)"})
 	}
 }
 
@@ -121,6 +144,7 @@ func (p *Provider) Registry() (string, error) {
 // ClusterRegistry is Registry: the local cluster's controllers run on this machine.
 func (p *Provider) ClusterRegistry() (string, error) { return p.Registry() }
 
-// OperatorVariant is "hosted": the local operator reaches the API through its kubeconfig, and
-// its Deployment (on a kwok node) needs no node-local endpoint.
+// OperatorVariant is "hosted": the operator reaches the API server through the in-cluster
+// Service (a pod on the real node, through kube-proxy) or, in a kwok-only lab, through the
+// runner's kubeconfig; no node-local endpoint is needed either way.
 func (p *Provider) OperatorVariant() string { return "hosted" }

@@ -6,18 +6,28 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local/placement"
 	"github.com/cozylab/cozylab/lab/provider/providertest"
+	"github.com/cozylab/cozylab/lab/realnode"
+	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
@@ -53,7 +63,7 @@ func TestKilledAtEachStepResumes(t *testing.T) {
 	root := t.TempDir()
 	p := testLab(root)
 	t.Cleanup(func() { _ = p.Down(context.WithoutCancel(ctx), progress.Discard) })
-	actions := (&lab{}).actions()
+	actions := (&lab{real: true}).actions()
 	for i := 1; i < len(actions); i++ {
 		killAt := actions[i].Name
 		j := providertest.Run(t, []string{rootEnv + "=" + root}, killAt)
@@ -91,14 +101,16 @@ func TestKilledAtEachStepResumes(t *testing.T) {
 	require.NoError(t, err)
 	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
-	assert.Len(t, nodes.Items, 3)
+	assert.Len(t, nodes.Items, 4, "three simulated nodes and the real one")
 	st, err := p.Status(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "up", st.Phase)
+	t.Run("a pod reaches another by its Service's name", func(t *testing.T) { testServiceByName(t, p) })
 
 	require.NoError(t, p.Down(ctx, progress.Discard))
 	assert.Empty(t, labProcesses(t, p.Dir()))
 	assert.NoDirExists(t, p.Dir())
+	assertNoRealNode(t, p.Dir(), after.Node)
 	st, err = p.Status(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "absent", st.Phase)
@@ -110,4 +122,87 @@ func labProcesses(t *testing.T, dir string) []process.Running {
 	out, err := process.FindMentioning(dir)
 	require.NoError(t, err)
 	return out
+}
+
+// assertNoRealNode checks the real node of plan left nothing on the host: no link, no cgroup,
+// no mount under the lab directory dir.
+func assertNoRealNode(t *testing.T, dir string, plan *realnode.Plan) {
+	t.Helper()
+	require.NotNil(t, plan, "the lab recorded its real node")
+	_, err := netlink.LinkByName(plan.HostLink)
+	assert.Error(t, err, "link %s is gone", plan.HostLink)
+	left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", strings.TrimPrefix(plan.CgroupRoot, "/")))
+	assert.Empty(t, left, "the node's cgroups are gone")
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), dir, "no mount under the lab directory is left")
+}
+
+// testServiceByName runs the agent (lab/realnode/testdata/agent) on the real node behind a
+// Service, and a second pod that fetches its page by the Service's DNS name: cluster DNS
+// (CoreDNS), the Service IP (kube-proxy) and pod-to-pod traffic on the real node.
+func testServiceByName(t *testing.T, p *Provider) {
+	ctx := t.Context()
+	reg, err := p.Registry()
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "agent")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "github.com/cozylab/cozylab/lab/realnode/testdata/agent")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	const image = "ghcr.io/cozylab/agent:test"
+	_, err = registry.PushBinaryImage(ctx, bin, reg+"/"+image, registry.ImageOptions{Path: "/agent", User: "65532"})
+	require.NoError(t, err)
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig())
+	require.NoError(t, err)
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	pod := func(name string, args ...string) *corev1.Pod {
+		po := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": name}},
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr.To[int64](1),
+				Containers: []corev1.Container{{Name: name, Image: image, Args: args}}}}
+		return po // no placement of its own: the lab's rule decides
+	}
+	_, err = cs.CoreV1().Pods("default").Create(ctx, pod("agent"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = cs.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: "default"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "agent"}, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		po, err := cs.CoreV1().Pods("default").Get(ctx, "agent", metav1.GetOptions{})
+		return err == nil && po.Status.Phase == corev1.PodRunning && po.Spec.NodeName == realnode.NodeName
+	}, 3*time.Minute, 200*time.Millisecond, "the agent runs on the real node")
+	// The placement rule: an image the lab does not have sends the pod to a simulated node.
+	missing := pod("missing")
+	missing.Spec.Containers[0].Image = "ghcr.io/cozylab/not-built-here:v0"
+	_, err = cs.CoreV1().Pods("default").Create(ctx, missing, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		po, err := cs.CoreV1().Pods("default").Get(ctx, "missing", metav1.GetOptions{})
+		return err == nil && po.Spec.NodeName != ""
+	}, 3*time.Minute, 200*time.Millisecond)
+	po, err := cs.CoreV1().Pods("default").Get(ctx, "missing", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotEqual(t, realnode.NodeName, po.Spec.NodeName, "a pod whose image the lab lacks is simulated")
+	assert.Equal(t, "simulated: the lab has no image ghcr.io/cozylab/not-built-here:v0", po.Annotations[placement.Annotation])
+	// The client retries until the Service's endpoints reach kube-proxy: no guess at how long.
+	var logs string
+	for attempt := 0; ; attempt++ {
+		name := fmt.Sprintf("client-%d", attempt)
+		_, err = cs.CoreV1().Pods("default").Create(ctx, pod(name, "get", "http://agent.default.svc.cluster.local/"), metav1.CreateOptions{})
+		require.NoError(t, err)
+		var phase corev1.PodPhase
+		require.Eventually(t, func() bool {
+			po, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			phase = po.Status.Phase
+			return err == nil && (phase == corev1.PodSucceeded || phase == corev1.PodFailed)
+		}, 3*time.Minute, 200*time.Millisecond)
+		raw, err := cs.CoreV1().Pods("default").GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		require.NoError(t, err)
+		logs = string(raw)
+		if phase == corev1.PodSucceeded || attempt == 20 {
+			break
+		}
+	}
+	assert.Equal(t, "hello from agent\n", logs, "the page, fetched by the Service's DNS name")
 }

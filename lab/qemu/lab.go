@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cozylab/cozylab/internal/subnet"
 	"os"
 	"path/filepath"
 	"sync"
@@ -146,6 +147,11 @@ func accelName(a vm.Accel) string {
 
 // setUpNetwork plans the network, records the plan before anything exists, then creates it.
 func (l *lab) setUpNetwork(ctx context.Context, step progress.Step) error {
+	unlock, err := subnet.Lock(ctx) // until the bridge holds its address: no other lab takes it
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	subnet, err := network.ChooseSubnet(l.name)
 	if err != nil {
 		return fmt.Errorf("%w (remove another lab with `LAB_NAME=<name> go run mage.go lab:down`)", err)

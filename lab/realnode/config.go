@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/BurntSushi/toml"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -176,8 +177,18 @@ func kubeletArgs(plan Plan, p paths) []string {
 	}
 }
 
-// RealNodeLabel marks the real node (the kwok nodes carry kwok's annotation instead).
+// RealNodeLabel marks the real node (the kwok nodes carry kwok's annotation instead); the node
+// is also tainted with it (NoSchedule), so a pod runs here only when it asks to: Placement.
 const RealNodeLabel = "cozylab.io/real-node"
+
+// Placement pins a pod to the real node: its node selector and toleration.
+func Placement(spec *corev1.PodSpec) {
+	if spec.NodeSelector == nil {
+		spec.NodeSelector = map[string]string{}
+	}
+	spec.NodeSelector[RealNodeLabel] = "true"
+	spec.Tolerations = append(spec.Tolerations, corev1.Toleration{Key: RealNodeLabel, Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule})
+}
 
 // kubeProxyConfig is kube-proxy's configuration: nftables mode in the node's namespace; it
 // leaves the conntrack sysctls (global on this kernel) as they are.

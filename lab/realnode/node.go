@@ -64,6 +64,23 @@ type Node struct {
 	Containerd, Kubelet, KubeProxy *process.Process
 	// Versions of what runs, for the first lines of the output.
 	ContainerdVersion, KubeletVersion string
+
+	dir  string
+	plan Plan
+}
+
+// Stop stops kube-proxy, the kubelet and containerd, then the pods (their shims and
+// containers). Stop the node before the API server — its pods hold connections to it — and
+// Clean after: the API server serves on the node's link, which Clean removes.
+func (n *Node) Stop(ctx context.Context) error {
+	var errs []error
+	for _, p := range []*process.Process{n.KubeProxy, n.Kubelet, n.Containerd} {
+		if p != nil {
+			errs = append(errs, p.Stop(ctx))
+		}
+	}
+	errs = append(errs, killShims(pathsIn(n.dir).socket), removeCgroupRoot(n.plan.CgroupRoot))
+	return errors.Join(errs...)
 }
 
 // Prerequisites names the OS packages a real node needs, checked before anything changes.
@@ -98,7 +115,8 @@ func CheckPrerequisites() error {
 
 // Start brings the node up — network namespace, certificates, configuration, containerd, the
 // kubelet, kube-proxy — and waits until the node is Ready. Everything it makes is found again
-// by Clean from Dir and the plan, whether or not Start finished.
+// by Clean from Dir and the plan, whether or not Start finished. After a failure once containerd
+// started, the Node returned holds what runs, for the caller to Stop.
 func Start(ctx context.Context, o Options, step progress.Step) (*Node, error) {
 	if err := CheckPrerequisites(); err != nil {
 		return nil, err
@@ -113,9 +131,10 @@ func Start(ctx context.Context, o Options, step progress.Step) (*Node, error) {
 		o.ReadyTimeout = 2 * time.Minute
 	}
 	p := pathsIn(o.Dir)
-	n := &Node{}
-	n.ContainerdVersion, _ = versionOf("/usr/bin/containerd", "--version")
-	n.KubeletVersion, _ = versionOf(o.Kubelet, "--version")
+	n := &Node{dir: o.Dir, plan: o.Plan}
+	// "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3", "Kubernetes v1.35.4"
+	n.ContainerdVersion, _ = ContainerdVersion()
+	n.KubeletVersion, _ = versionOf(o.Kubelet, 1, "--version")
 
 	step.Status("network namespace and link %s (node %s, pods %s)", o.Plan.HostLink, o.Plan.Node, o.Plan.Pods)
 	for _, d := range []string{p.dir, filepath.Dir(p.kubeletCert), p.containerdRoot, p.state, p.runcRoot, p.optDir, p.cniConfDir, p.cniData, p.rootDir, p.podLogs, p.volumePlugins} {
@@ -143,26 +162,26 @@ func Start(ctx context.Context, o Options, step progress.Step) (*Node, error) {
 	step.Status("containerd %s", n.ContainerdVersion)
 	if n.Containerd, err = o.Start(process.Spec{Name: "containerd", Path: "/usr/bin/containerd",
 		Args: []string{"--config", p.containerdConfig}, NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
-		return nil, err
+		return n, err
 	}
 	if err := condition.Wait(ctx, socketAnswers(p.socket, n.Containerd), condition.Poll{Interval: 50 * time.Millisecond, Timeout: time.Minute}, condition.StepReporter(step)); err != nil {
-		return nil, fmt.Errorf("containerd did not start (its log: %s): %w", n.Containerd.LogPath, err)
+		return n, fmt.Errorf("containerd did not start (its log: %s): %w", n.Containerd.LogPath, err)
 	}
 	step.Status("kubelet %s", n.KubeletVersion)
 	if n.Kubelet, err = o.Start(process.Spec{Name: "kubelet", Path: o.Kubelet, Args: kubeletArgs(o.Plan, p), NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
-		return nil, err
+		return n, err
 	}
 	if n.KubeProxy, err = o.Start(process.Spec{Name: "kube-proxy", Path: o.KubeProxy,
 		Args: []string{"--config=" + p.proxyConfig}, NetNS: p.netns}); err != nil {
-		return nil, err
+		return n, err
 	}
 	cs, err := kubernetes.NewForConfig(o.Admin)
 	if err != nil {
-		return nil, err
+		return n, err
 	}
 	step.Status("waiting for node %s to be Ready", NodeName)
 	if err := condition.Wait(ctx, nodeReady(cs, n), condition.Poll{Interval: 200 * time.Millisecond, Timeout: o.ReadyTimeout}, condition.StepReporter(step)); err != nil {
-		return nil, fmt.Errorf("node %s not Ready (kubelet log: %s): %w", NodeName, n.Kubelet.LogPath, err)
+		return n, fmt.Errorf("node %s not Ready (kubelet log: %s): %w", NodeName, n.Kubelet.LogPath, err)
 	}
 	return n, nil
 }
@@ -326,12 +345,18 @@ func exited(p *process.Process) bool {
 	}
 }
 
-// versionOf runs bin with args and returns the first line it printed.
-func versionOf(bin string, args ...string) (string, error) {
+// ContainerdVersion is the version of the host's containerd (Debian's), as the node runs it.
+func ContainerdVersion() (string, error) { return versionOf("/usr/bin/containerd", 2, "--version") }
+
+// versionOf runs bin with args and returns the field'th word (from 0) of its first line.
+func versionOf(bin string, field int, args ...string) (string, error) {
 	out, err := exec.Command(bin, args...).Output()
 	if err != nil {
 		return "", err
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if f := strings.Fields(line); len(f) > field {
+		return f[field], nil
+	}
 	return line, nil
 }

@@ -51,7 +51,7 @@ type cluster struct {
 
 // startCluster starts a control plane on the node's host address, a registry with the pause
 // and agent images under upstream names, and the real node; cleanup tears all down.
-func startCluster(t *testing.T, lab string) *cluster {
+func startCluster(t *testing.T, root, lab string) *cluster {
 	t.Helper()
 	require.NoError(t, CheckPrerequisites())
 	ctx := t.Context()
@@ -59,7 +59,7 @@ func startCluster(t *testing.T, lab string) *cluster {
 		bincache.KubeControllerManager, bincache.KubeScheduler, bincache.Kubelet, bincache.KubeProxy)
 	require.NoError(t, err, "build the binaries: go run mage.go bins")
 	path := func(name string) string { return bins[name] }
-	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(root, 0o700))
 	dir := filepath.Join(root, "node")
 	sub, err := ChooseSubnet(lab)
 	require.NoError(t, err)
@@ -109,8 +109,8 @@ func startCluster(t *testing.T, lab string) *cluster {
 	}, step)
 	step.Done(err)
 	require.NoError(t, err, "statuses: %v", rec.Statuses("real node"))
-	assert.Contains(t, n.ContainerdVersion, "1.6.")
-	assert.Contains(t, n.KubeletVersion, bincache.KubernetesVersion)
+	assert.True(t, strings.HasPrefix(n.ContainerdVersion, "1.6."), n.ContainerdVersion)
+	assert.Equal(t, bincache.KubernetesVersion, n.KubeletVersion)
 	cs, err := kubernetes.NewForConfig(cp.RESTConfig())
 	require.NoError(t, err)
 	return &cluster{cs: cs, cfg: cp.RESTConfig(), dir: dir, plan: plan}
@@ -123,12 +123,12 @@ func (c *cluster) runAgent(t *testing.T, name, image string) *corev1.Pod {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": name}},
 		Spec: corev1.PodSpec{
-			NodeSelector:                  map[string]string{RealNodeLabel: "true"},
 			TerminationGracePeriodSeconds: ptr.To[int64](1),
 			Containers: []corev1.Container{{Name: "agent", Image: image,
 				Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}},
 		},
 	}
+	Placement(&pod.Spec)
 	_, err := c.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
 	require.NoError(t, err)
 	var got *corev1.Pod
@@ -144,15 +144,18 @@ func (c *cluster) runAgent(t *testing.T, name, image string) *corev1.Pod {
 // beside it. Once both are cleaned the host is as it was before: processes, mounts, links,
 // firewall tables, sysctls, fixed paths and cgroups.
 func TestRealNode(t *testing.T) {
-	before := snapshotHost(t)
-	t.Run("runs pods", testRunsPods)
-	after := snapshotHost(t)
-	assert.Equal(t, before, after, "the host after Clean is as before")
+	root := t.TempDir()
+	labs := []string{"rn-test", "rn-other"}
+	before := snapshotHost(t, root, labs...)
+	t.Run("runs pods", func(t *testing.T) { testRunsPods(t, root, labs) })
+	after := snapshotHost(t, root, labs...)
+	assertHostAsBefore(t, before, after)
 }
 
-func testRunsPods(t *testing.T) {
-	c := startCluster(t, "rn-test")
-	other := startCluster(t, "rn-other")
+func testRunsPods(t *testing.T, root string, labs []string) {
+	c := startCluster(t, filepath.Join(root, labs[0]), labs[0])
+	other := startCluster(t, filepath.Join(root, labs[1]), labs[1])
+	assert.NotEmpty(t, snapshotHost(t, root, labs...).Mounts, "the snapshot sees the labs' mounts while they run")
 	assert.NotEqual(t, c.plan.Subnet, other.plan.Subnet, "each lab has its own network")
 	ctx := t.Context()
 	pod := c.runAgent(t, "agent", agentRef)

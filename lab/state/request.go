@@ -18,7 +18,20 @@ type Request struct {
 	// IgnoreSimulatedWebhooks (LAB_SIMULATED_WEBHOOKS=ignore, local labs) sets failurePolicy
 	// Ignore on admission webhooks whose Service has only endpoints on simulated nodes.
 	IgnoreSimulatedWebhooks bool `json:"ignoreSimulatedWebhooks,omitempty"`
+	// LocalNodes is the local lab's node mode: LocalNodesReal (the default, also when empty) runs
+	// a real node — containerd and a kubelet — beside the simulated ones; LocalNodesKwok
+	// (LAB_LOCAL_NODES=kwok) only the simulated ones, for a host that cannot run a real node.
+	LocalNodes string `json:"localNodes,omitempty"`
 }
+
+// Local node modes (Request.LocalNodes).
+const (
+	LocalNodesReal = "real"
+	LocalNodesKwok = "kwok"
+)
+
+// RealNode reports whether a local lab runs a real node.
+func (r Request) RealNode() bool { return r.LocalNodes != LocalNodesKwok }
 
 // QEMURequest is the QEMU lab's part of a Request.
 type QEMURequest struct {

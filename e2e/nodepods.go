@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/realnode"
+)
+
+// stuckReasons are container waiting reasons no wait can fix: the pod needs a change (or an
+// image the lab does not have).
+var stuckReasons = []string{"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff",
+	"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+
+// realNodes are the nodes whose pods really run (labelled by the lab); none on a lab without.
+func realNodes(ctx context.Context, c client.Client) ([]string, error) {
+	nodes := &corev1.NodeList{}
+	if err := c.List(ctx, nodes, client.MatchingLabels{realnode.RealNodeLabel: "true"}); err != nil {
+		return nil, fmt.Errorf("list real nodes: %w", err)
+	}
+	var out []string
+	for _, n := range nodes.Items {
+		out = append(out, n.Name)
+	}
+	return out, nil
+}
+
+// podProblem says why a pod that really runs is not as it should be — not Running and Ready, a
+// container restarted — or "" when it is; stuck reports a state no wait will leave.
+func podProblem(p *corev1.Pod) (problem string, stuck bool) {
+	if p.Status.Phase == corev1.PodSucceeded {
+		return "", false
+	}
+	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil && slices.Contains(stuckReasons, w.Reason) {
+			return fmt.Sprintf("container %s: %s: image %s: %s", cs.Name, w.Reason, cs.Image, w.Message), true
+		}
+		if cs.RestartCount > 0 {
+			return fmt.Sprintf("container %s restarted %d times", cs.Name, cs.RestartCount), true
+		}
+	}
+	if p.Status.Phase != corev1.PodRunning {
+		return fmt.Sprintf("phase %s", p.Status.Phase), p.Status.Phase == corev1.PodFailed
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
+			return "not Ready: " + c.Message, false
+		}
+	}
+	return "", false
+}
+
+// checkRealNodePods waits until every pod on a real node runs Ready without restarts; it ends
+// early, naming the pod, its container and its image, when one is stuck (an image the lab does
+// not have, a crash loop).
+func checkRealNodePods(ctx context.Context, e *env, step progress.Step) error {
+	nodes, err := realNodes(ctx, e.c)
+	if err != nil || len(nodes) == 0 {
+		return err
+	}
+	var running []string
+	cond := condition.Condition{Name: "pods on the real node running", Check: func(ctx context.Context) error {
+		pods := &corev1.PodList{}
+		if err := e.c.List(ctx, pods); err != nil {
+			return err
+		}
+		var waiting, stuck []error
+		running = nil
+		for _, p := range pods.Items {
+			if !slices.Contains(nodes, p.Spec.NodeName) || p.DeletionTimestamp != nil {
+				continue
+			}
+			problem, isStuck := podProblem(&p)
+			switch {
+			case problem == "":
+				running = append(running, p.Namespace+"/"+p.Name)
+			case isStuck:
+				stuck = append(stuck, fmt.Errorf("Pod %s/%s on %s: %s", p.Namespace, p.Name, p.Spec.NodeName, problem))
+			default:
+				waiting = append(waiting, fmt.Errorf("Pod %s/%s on %s: %s", p.Namespace, p.Name, p.Spec.NodeName, problem))
+			}
+		}
+		if len(stuck) > 0 {
+			return condition.Permanent(errors.Join(stuck...))
+		}
+		return errors.Join(waiting...)
+	}}
+	if err := condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: 3 * time.Minute}, condition.StepReporter(step)); err != nil {
+		return err
+	}
+	slices.Sort(running)
+	step.Status("%d pods running on %s: %s", len(running), strings.Join(nodes, ", "), strings.Join(running, ", "))
+	e.realPods = running
+	return nil
+}
+
+// collectPodLogs writes, through the API server, the log of every container of every pod on a
+// real node (and the previous one of a restarted container) to dir/pods/.
+func collectPodLogs(ctx context.Context, e *env, dir string) error {
+	nodes, err := realNodes(ctx, e.c)
+	if err != nil || len(nodes) == 0 {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(e.cfg)
+	if err != nil {
+		return err
+	}
+	pods := &corev1.PodList{}
+	if err := e.c.List(ctx, pods); err != nil {
+		return err
+	}
+	out := filepath.Join(dir, "pods")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range pods.Items {
+		if !slices.Contains(nodes, p.Spec.NodeName) {
+			continue
+		}
+		for _, c := range p.Status.ContainerStatuses {
+			for _, previous := range []bool{false, true} {
+				if previous && c.RestartCount == 0 {
+					continue
+				}
+				raw, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: previous}).DoRaw(ctx)
+				if err != nil {
+					if c.State.Running != nil || c.State.Terminated != nil {
+						errs = append(errs, fmt.Errorf("log of %s/%s %s: %w", p.Namespace, p.Name, c.Name, err))
+					}
+					continue
+				}
+				name := fmt.Sprintf("%s_%s_%s", p.Namespace, p.Name, c.Name)
+				if previous {
+					name += ".previous"
+				}
+				errs = append(errs, os.WriteFile(filepath.Join(out, name+".log"), raw, 0o644))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
