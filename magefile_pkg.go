@@ -12,11 +12,12 @@ import (
 
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/packageloop"
+	"github.com/cozylab/cozylab/lab/provider"
 )
 
 // Pkg is the per-package dev loop against the HelmRelease NAME in NAMESPACE, for the chart in
 // COZYLAB_CHART_DIR (default: the working directory). Run it from a chart directory as
-// `make show|diff|apply|suspend|resume|delete` (packages/package.mk); the cluster is
+// `make show|diff|apply|suspend|resume|delete|image` (packages/package.mk); the cluster is
 // $KUBECONFIG or ~/.kube/config.
 type Pkg mg.Namespace
 
@@ -79,4 +80,57 @@ func (Pkg) Delete(ctx context.Context) error {
 	return withTerminal(func(term *progress.Terminal) error {
 		return packageloop.Delete(ctx, pkgOptions(), term)
 	})
+}
+
+// Image builds the chart's images/<name>/ Go mains, pushes them to REGISTRY (host:port; default: the current lab's registry) and writes their tag and digest into values.yaml.
+func (Pkg) Image(ctx context.Context) error {
+	reg, err := imageRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	return withTerminal(func(term *progress.Terminal) error {
+		res, err := packageloop.Image(ctx, packageloop.ImageOptions{ChartDir: pkgOptions().ChartDir, Registry: reg}, term)
+		if err != nil {
+			return err
+		}
+		for _, img := range res.Images {
+			verb := "pushed"
+			if !img.Pushed {
+				verb = "already there"
+			}
+			fmt.Printf("%s %s@%s (%s)\n", verb, img.Ref, img.Digest, img.Name)
+		}
+		verb := "wrote"
+		if !res.ValuesChanged {
+			verb = "unchanged"
+		}
+		fmt.Printf("%s %s:\n", verb, res.ValuesFile)
+		for _, v := range res.Values {
+			fmt.Printf("  %s: %s\n", v.Key, v.Value)
+		}
+		return nil
+	})
+}
+
+// imageRegistry is $REGISTRY, else the registry of the lab that is up.
+func imageRegistry(ctx context.Context) (string, error) {
+	if reg := os.Getenv("REGISTRY"); reg != "" {
+		return reg, nil
+	}
+	p, err := existingLab()
+	if err != nil {
+		return "", err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	if st.Phase != "up" {
+		return "", fmt.Errorf("lab %s is %s, so there is no registry to push to: run `go run mage.go lab:up`, or set REGISTRY to a registry's host:port", st.Name, st.Phase)
+	}
+	lab, ok := p.(provider.Platform)
+	if !ok {
+		return "", fmt.Errorf("the %s provider has no registry: set REGISTRY to a registry's host:port", p.Name())
+	}
+	return lab.Registry()
 }

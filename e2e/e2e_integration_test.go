@@ -38,10 +38,17 @@ func TestLocalE2E(t *testing.T) {
 	ctx := context.Background()
 	repo, err := filepath.Abs("..")
 	require.NoError(t, err)
-	lab := local.New(t.TempDir(), state.Request{Name: "e2e", Provider: local.ProviderName, RepoRoot: repo})
+	root := t.TempDir()
+	lab := local.New(root, state.Request{Name: "e2e", Provider: local.ProviderName, RepoRoot: repo})
+	host, err := realnode.Snapshot(root, "e2e")
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		require.NoError(t, lab.Down(context.WithoutCancel(ctx), progress.Discard))
 		assertNothingLeft(t, lab.Dir())
+		after, err := realnode.Snapshot(root, "e2e")
+		require.NoError(t, err)
+		b, a, _ := realnode.Comparable(host, after)
+		assert.Equal(t, b, a, "after lab:down the host is as before")
 	})
 	reports := t.TempDir()
 	rec := &progress.Recorder{}

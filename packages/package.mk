@@ -8,7 +8,9 @@
 #
 # Each target runs `go run mage.go pkg:<verb>` of this repository with the chart directory,
 # NAME and NAMESPACE in the environment (COZYLAB_CHART_DIR, NAME, NAMESPACE). The cluster is
-# $KUBECONFIG, else ~/.kube/config. No helm, kubectl or cozyhr binary is needed.
+# $KUBECONFIG, else ~/.kube/config. No helm, kubectl or cozyhr binary is needed. `make image`
+# needs no cluster: it pushes to REGISTRY (host:port, from the environment or the command line,
+# `make image REGISTRY=127.0.0.1:5000`), else to the registry of the lab that is up.
 #
 # In another tree, whose chart Makefiles include its own package.mk, run the loop with
 # `make -f <cozylab>/packages/package.mk show` in the chart directory: NAME and NAMESPACE are
@@ -23,7 +25,7 @@ PKG_MAGE = cd '$(COZYLAB_ROOT)' && COZYLAB_CHART_DIR='$(CURDIR)' NAME='$(NAME)' 
 	go run mage.go
 
 .DEFAULT_GOAL := help
-.PHONY: help show diff apply suspend resume delete
+.PHONY: help show diff apply suspend resume delete image
 
 help: ## List the targets.
 	@echo 'Package $(NAMESPACE)/$(NAME) (HelmRelease), chart $(CURDIR):'
@@ -46,3 +48,6 @@ resume: ## Hand the HelmRelease back to Flux and request a reconcile.
 
 delete: ## Suspend the HelmRelease, then uninstall its release.
 	@$(PKG_MAGE) pkg:delete
+
+image: ## Build images/<name>/ (Go mains), push them to the lab registry (or REGISTRY), write tag and digest into values.yaml.
+	@$(PKG_MAGE) pkg:image

@@ -219,9 +219,10 @@ func goBuild(ctx context.Context, opts Options, img Image) (string, error) {
 }
 
 // GoBuildArgs is the argv after "go" that builds an in-repo image's binary pkg at out: static
-// when run with CGO_ENABLED=0, without local paths, stripped.
+// when run with CGO_ENABLED=0, without local paths or the commit (the same source gives the same
+// image at any commit), stripped.
 func GoBuildArgs(out, pkg string) []string {
-	return []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg}
+	return []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg}
 }
 
 // checkStatic fails when the ELF binary at path needs a program interpreter or shared

@@ -10,7 +10,7 @@ import (
 )
 
 func TestGoBuildArgs(t *testing.T) {
-	assert.Equal(t, []string{"build", "-trimpath", "-ldflags=-s -w", "-o", "/bin/pause", "example.com/cmd/pause"},
+	assert.Equal(t, []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", "/bin/pause", "example.com/cmd/pause"},
 		GoBuildArgs("/bin/pause", "example.com/cmd/pause"))
 }
 

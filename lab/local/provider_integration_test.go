@@ -8,13 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -62,6 +60,8 @@ func TestKilledAtEachStepResumes(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	p := testLab(root)
+	host, err := realnode.Snapshot(root, p.Request.Name)
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Down(context.WithoutCancel(ctx), progress.Discard) })
 	actions := (&lab{real: true}).actions()
 	for i := 1; i < len(actions); i++ {
@@ -110,7 +110,11 @@ func TestKilledAtEachStepResumes(t *testing.T) {
 	require.NoError(t, p.Down(ctx, progress.Discard))
 	assert.Empty(t, labProcesses(t, p.Dir()))
 	assert.NoDirExists(t, p.Dir())
-	assertNoRealNode(t, p.Dir(), after.Node)
+	require.NotNil(t, after.Node, "the lab recorded its real node")
+	hostAfter, err := realnode.Snapshot(root, p.Request.Name)
+	require.NoError(t, err)
+	b, a, _ := realnode.Comparable(host, hostAfter)
+	assert.Equal(t, b, a, "after lab:down the host is as before: processes, mounts, links, nftables, cgroups (and, alone, sysctls and fixed paths)")
 	st, err = p.Status(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "absent", st.Phase)
@@ -122,20 +126,6 @@ func labProcesses(t *testing.T, dir string) []process.Running {
 	out, err := process.FindMentioning(dir)
 	require.NoError(t, err)
 	return out
-}
-
-// assertNoRealNode checks the real node of plan left nothing on the host: no link, no cgroup,
-// no mount under the lab directory dir.
-func assertNoRealNode(t *testing.T, dir string, plan *realnode.Plan) {
-	t.Helper()
-	require.NotNil(t, plan, "the lab recorded its real node")
-	_, err := netlink.LinkByName(plan.HostLink)
-	assert.Error(t, err, "link %s is gone", plan.HostLink)
-	left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", strings.TrimPrefix(plan.CgroupRoot, "/")))
-	assert.Empty(t, left, "the node's cgroups are gone")
-	raw, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	assert.NotContains(t, string(raw), dir, "no mount under the lab directory is left")
 }
 
 // testServiceByName runs the agent (lab/realnode/testdata/agent) on the real node behind a

@@ -3,154 +3,32 @@
 package realnode
 
 import (
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/google/nftables"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/vishvananda/netlink"
 
 	"github.com/cozylab/cozylab/lab/qemu/network"
 )
 
-// hostState is what a real node may change on the host, for before/after comparisons of the
-// labs a test runs. Other test packages run labs beside this one: what is theirs is left out
-// (processes, mounts, links and cgroups not of these labs, QEMU labs' links and tables), and the
-// shared fixed paths and sysctls are compared only while no other real node runs.
-type hostState struct {
-	Processes []string // the labs' processes: naming their directory, or in their cgroups
-	Mounts    []string // under the labs' directory
-	Links     []string // the labs' links
-	Tables    []string // nftables tables (iptables-nft's included) of the host's namespace
-	Rules     int      // rules in them
-	Cgroups   []string // the labs' cgroup roots, in every hierarchy
-	Shared    *sharedState
-}
-
-// sharedState is what every real node on the host shares.
-type sharedState struct {
-	Sysctls map[string]string
-	Paths   []string // the fixed paths that exist, and the CNI results in them
-}
-
-// otherNodes are the real nodes on the host (by the sysctl record) that are not under root.
-func otherNodes(t *testing.T, root string) []string {
-	var others []string
-	require.NoError(t, withSysctlRecord(func(r *sysctlRecord) error {
-		for _, l := range r.Labs {
-			if !strings.HasPrefix(l, root+"/") && !gone(l) {
-				others = append(others, l)
-			}
-		}
-		return nil
-	}))
-	return others
-}
-
-func snapshotHost(t *testing.T, root string, labs ...string) hostState {
+// snapshotHost is Snapshot, failing the test on an error.
+func snapshotHost(t *testing.T, root string, labs ...string) HostState {
 	t.Helper()
-	var s hostState
-	var roots, links []string
-	for _, lab := range labs {
-		short := shortName(lab)
-		roots, links = append(roots, "/"+CgroupPrefix+short), append(links, LinkPrefix+short)
-	}
-	procs, err := os.ReadDir("/proc")
+	s, err := Snapshot(root, labs...)
 	require.NoError(t, err)
-	for _, e := range procs {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || !alive(pid) {
-			continue // a zombie has ended; init reaps it
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		cgroups, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
-		mine := strings.Contains(string(cmdline), root)
-		for _, r := range roots {
-			mine = mine || strings.Contains(string(cgroups), ":"+r+"/")
-		}
-		if mine {
-			s.Processes = append(s.Processes, strings.ReplaceAll(string(cmdline), "\x00", " "))
-		}
-	}
-	raw, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], root) {
-			s.Mounts = append(s.Mounts, f[4])
-		}
-	}
-	all, err := netlink.LinkList()
-	require.NoError(t, err)
-	for _, l := range all {
-		if slices.Contains(links, l.Attrs().Name) {
-			s.Links = append(s.Links, l.Attrs().Name)
-		}
-	}
-	nft, err := nftables.New()
-	require.NoError(t, err)
-	tables, err := nft.ListTables()
-	require.NoError(t, err)
-	chains, err := nft.ListChains()
-	require.NoError(t, err)
-	for _, tb := range tables {
-		if strings.HasPrefix(tb.Name, network.TablePrefix) {
-			continue // a QEMU lab's, from another test package
-		}
-		s.Tables = append(s.Tables, tb.Name)
-		for _, ch := range chains {
-			if ch.Table.Name == tb.Name && ch.Table.Family == tb.Family {
-				rules, err := nft.GetRules(tb, ch)
-				require.NoError(t, err)
-				s.Rules += len(rules)
-			}
-		}
-	}
-	mounts, err := cgroupMounts()
-	require.NoError(t, err)
-	for _, m := range mounts {
-		for _, r := range roots {
-			if _, err := os.Stat(filepath.Join(m, r)); err == nil {
-				s.Cgroups = append(s.Cgroups, filepath.Join(m, r))
-			}
-		}
-	}
-	if len(otherNodes(t, root)) == 0 {
-		sh := &sharedState{Sysctls: map[string]string{}}
-		for _, k := range kubeletSysctls {
-			v, err := os.ReadFile(filepath.Join("/proc/sys", k))
-			require.NoError(t, err)
-			sh.Sysctls[k] = strings.TrimSpace(string(v))
-		}
-		for _, d := range append(fixedDirs, SysctlRecordDir) {
-			if _, err := os.Stat(d); err == nil {
-				sh.Paths = append(sh.Paths, d)
-			}
-		}
-		if entries, err := os.ReadDir("/var/lib/cni/results"); err == nil {
-			for _, e := range entries {
-				sh.Paths = append(sh.Paths, "/var/lib/cni/results/"+e.Name())
-			}
-		}
-		slices.Sort(sh.Paths)
-		s.Shared = sh
-	}
-	for _, l := range [][]string{s.Processes, s.Mounts, s.Links, s.Tables, s.Cgroups} {
-		slices.Sort(l)
-	}
 	return s
 }
 
 // assertHostAsBefore compares two snapshots; the shared part only when both have it.
-func assertHostAsBefore(t *testing.T, before, after hostState) {
+func assertHostAsBefore(t *testing.T, before, after HostState) {
 	t.Helper()
-	if before.Shared == nil || after.Shared == nil {
+	b, a, shared := Comparable(before, after)
+	if !shared {
 		t.Logf("another real node ran on this host meanwhile: its fixed paths and sysctls were not compared")
-		before.Shared, after.Shared = nil, nil
 	}
-	assert.Equal(t, before, after, "the host after Clean is as before")
+	assert.Equal(t, b, a, "the host after Clean is as before")
+}
+
+func TestQEMUTablePrefixIsQEMUs(t *testing.T) {
+	assert.Equal(t, network.TablePrefix, QEMUTablePrefix)
 }
