@@ -33,8 +33,9 @@ type pushed struct {
 	operatorImage  string // <registry>/cozystack-operator@sha256:…
 }
 
-// pushArtifacts builds the operator image (no Docker: a static binary on an empty base) and
-// the packages/ tree as a Flux artifact, and pushes both to the lab registry. Both are
+// pushArtifacts builds the operator image (no Docker: a static binary on an empty base), the
+// packages' own images (make image) and the packages/ tree as a Flux artifact, and pushes them
+// to the lab registry. Both are
 // reproducible: pushing unchanged sources again gives the same digests, so nothing downstream
 // changes.
 func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
@@ -56,7 +57,11 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 	if err != nil {
 		return err
 	}
-	tree, err := packagesTree(e.o.packagesDir(), e.o.Overlay)
+	overlay, err := packageImages(ctx, e, reg, step)
+	if err != nil {
+		return err
+	}
+	tree, err := packagesTree(e.o.packagesDir(), overlay)
 	if err != nil {
 		return err
 	}

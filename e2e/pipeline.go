@@ -69,6 +69,8 @@ type Result struct {
 	RelaxedWebhooks []string
 	// RealNodePods are the pods running on the lab's real node ("namespace/name"), when it has one.
 	RealNodePods []string
+	// EchoPages are the URLs of the echo servers whose page another pod fetched.
+	EchoPages []string
 }
 
 // ActionResult is one action's outcome, for the timing table and JUnit.
@@ -89,6 +91,7 @@ type env struct {
 	releases int
 	relaxed  []string
 	realPods []string
+	echoURLs []string
 	// blocked is the keep-going wait's Result when it ended with releases not Ready.
 	blocked *releasewait.Result
 }
@@ -105,8 +108,10 @@ var stages = []stage{
 	{"wait for the operator and the platform source", waitOperator},
 	{"create the platform Package", createPlatform},
 	{"wait for every HelmRelease", waitReleases},
+	{"install an echo application", installEchoApp},
 	{"check Packages, HelmReleases, Deployments", checkAll},
 	{"check the pods on the real node", checkRealNodePods},
+	{"fetch the echo page through its Service from another pod", checkEchoPage},
 }
 
 // Run runs the pipeline. On failure it writes the diagnostics bundle and returns the error of
@@ -141,7 +146,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			break
 		}
 	}
-	res.AllReady, res.Releases, res.RelaxedWebhooks, res.RealNodePods = e.readyDur, e.releases, e.relaxed, e.realPods
+	res.AllReady, res.Releases, res.RelaxedWebhooks, res.RealNodePods, res.EchoPages = e.readyDur, e.releases, e.relaxed, e.realPods, e.echoURLs
 	if failed != nil {
 		res.Diagnostics, res.Archive = collect(ctx, e, failed)
 	}

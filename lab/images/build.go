@@ -5,16 +5,13 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/command"
@@ -161,7 +158,7 @@ func buildOne(ctx context.Context, opts Options, img Image, cached string, step 
 	if err != nil {
 		return Built{}, fmt.Errorf("image %s: parse %s: %w", img.Name, ref, err)
 	}
-	held, err := registryHolds(ctx, tag, digest)
+	held, err := registry.Holds(ctx, tag, digest)
 	if err != nil {
 		return Built{}, fmt.Errorf("image %s: look up %s (is the lab registry at %s running?): %w", img.Name, ref, opts.Registry, err)
 	}
@@ -174,20 +171,6 @@ func buildOne(ctx context.Context, opts Options, img Image, cached string, step 
 	}
 	b.Pushed = true
 	return b, nil
-}
-
-// registryHolds reports whether tag names digest in its registry; a missing tag or repository is
-// not an error.
-func registryHolds(ctx context.Context, tag name.Tag, digest v1.Hash) (bool, error) {
-	desc, err := remote.Head(tag, remote.WithContext(ctx))
-	var terr *transport.Error
-	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return desc.Digest == digest, nil
 }
 
 // goBuild builds img's main package from opts.RepoRoot into opts.BinDir as a static binary for

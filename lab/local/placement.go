@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -23,6 +22,7 @@ import (
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/images"
 	"github.com/cozylab/cozylab/lab/local/placement"
+	"github.com/cozylab/cozylab/lab/registry"
 )
 
 // ActionPlacement serves the rule that sends pods to the real node or the simulated ones.
@@ -113,12 +113,7 @@ func (l *lab) labHasImage(ctx context.Context, image string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = remote.Head(local, remote.WithContext(ctx))
-	var terr *transport.Error
-	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-		return false, nil
-	}
-	return err == nil, err
+	return registry.Holds(ctx, local, v1.Hash{})
 }
 
 // identifier is ":tag" or "@digest" of ref.

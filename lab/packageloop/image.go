@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/registry"
 )
@@ -32,6 +33,9 @@ type ImageOptions struct {
 	ChartDir string
 	// Registry is the host:port of the plain-HTTP registry to push to: the lab registry.
 	Registry string
+	// KeepValues leaves values.yaml as it is: the edited content is only returned (NewValues),
+	// for a caller that pushes a copy of the tree (the e2e).
+	KeepValues bool
 }
 
 // ImageResult is what Image did.
@@ -44,6 +48,8 @@ type ImageResult struct {
 	Values []SetValue
 	// ValuesChanged is false when ValuesFile already held them; it was then not written.
 	ValuesChanged bool
+	// NewValues is values.yaml with the values set, written or not (KeepValues).
+	NewValues []byte
 }
 
 // SetValue is one value Image set in values.yaml.
@@ -135,11 +141,22 @@ func Image(ctx context.Context, opts ImageOptions, rep progress.Reporter) (res I
 	for _, v := range set {
 		res.Values = append(res.Values, SetValue{Key: v.Path.String(), Value: v.Value})
 	}
+	next, err := setStrings(values, set)
+	if err != nil {
+		return res, fmt.Errorf("edit %s: %w", valuesFile, err)
+	}
+	res.NewValues, res.ValuesChanged = next, !bytes.Equal(next, values)
+	if opts.KeepValues {
+		return res, nil
+	}
 	step := rep.Begin("Writing " + valuesFile)
-	res.ValuesChanged, err = writeValues(valuesFile, values, set)
-	if err == nil && !res.ValuesChanged {
+	if !res.ValuesChanged {
 		step.Skip("unchanged")
 		return res, nil
+	}
+	info, err := os.Stat(valuesFile)
+	if err == nil {
+		err = atomicfile.WriteFile(valuesFile, next, info.Mode().Perm())
 	}
 	return res, step.Done(err)
 }
@@ -264,33 +281,3 @@ func imageKeys(name string, count int) valuePath {
 }
 
 func (p valuePath) child(key string) valuePath { return append(slices.Clip(p), key) }
-
-// writeValues sets values in the values file at path, whose content is data, and reports whether
-// that changed it; an unchanged file is not written. The new content replaces the file in one
-// rename, keeping its mode.
-func writeValues(path string, data []byte, values []stringValue) (bool, error) {
-	next, err := setStrings(data, values)
-	if err != nil {
-		return false, fmt.Errorf("edit %s: %w", path, err)
-	}
-	if bytes.Equal(next, data) {
-		return false, nil
-	}
-	info, err := os.Stat(path)
-	if err != nil {
-		return false, fmt.Errorf("edit %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".values-*.yaml")
-	if err != nil {
-		return false, fmt.Errorf("edit %s: %w", path, err)
-	}
-	_, werr := tmp.Write(next)
-	err = errors.Join(werr, tmp.Chmod(info.Mode().Perm()), tmp.Close())
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return false, errors.Join(fmt.Errorf("write %s: %w", path, err), os.Remove(tmp.Name()))
-	}
-	return true, nil
-}

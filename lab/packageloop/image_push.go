@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +12,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/cozylab/cozylab/internal/command"
 	"github.com/cozylab/cozylab/internal/progress"
@@ -28,6 +25,9 @@ import (
 
 // checkGoModule fails when dir is not inside a Go module, as the go command that builds the
 // images finds modules (GOMOD is os.DevNull, or empty with modules off).
+// ErrNoGoModule is the error of Image for a chart directory outside any Go module.
+var ErrNoGoModule = errors.New("not inside a Go module")
+
 func checkGoModule(ctx context.Context, dir string) error {
 	cmd := exec.CommandContext(ctx, "go", "env", "GOMOD")
 	cmd.Dir = dir
@@ -37,7 +37,7 @@ func checkGoModule(ctx context.Context, dir string) error {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n") // the last line: a toolchain download may log first
 	if mod := strings.TrimSpace(lines[len(lines)-1]); mod == "" || mod == os.DevNull {
-		return fmt.Errorf("chart directory %s is not inside a Go module: its images are built with go build in the enclosing module; add a go.mod to the chart or a parent directory (go mod init)", dir)
+		return fmt.Errorf("chart directory %s is %w: its images are built with go build in the enclosing module; add a go.mod to the chart or a parent directory (go mod init)", dir, ErrNoGoModule)
 	}
 	return nil
 }
@@ -70,7 +70,7 @@ func buildImage(ctx context.Context, opts ImageOptions, bin, n, repo string, ste
 	if err != nil {
 		return BuiltImage{}, fmt.Errorf("image %s: parse %s: %w", n, b.Ref, err)
 	}
-	held, err := registryHolds(ctx, tag, digest)
+	held, err := registry.Holds(ctx, tag, digest)
 	if err != nil {
 		return BuiltImage{}, fmt.Errorf("look up %s (is the registry at %s running? go run mage.go lab:up): %w", b.Ref, opts.Registry, err)
 	}
@@ -105,18 +105,4 @@ func pushTarget(reg, repo, tag string) (valuesRepo, ref string, err error) {
 	}
 	valuesRepo = reg + "/" + r.RepositoryStr()
 	return valuesRepo, valuesRepo + ":" + tag, nil
-}
-
-// registryHolds reports whether tag names digest in its registry; a missing tag or repository
-// is not an error.
-func registryHolds(ctx context.Context, tag name.Tag, digest v1.Hash) (bool, error) {
-	desc, err := remote.Head(tag, remote.WithContext(ctx))
-	var terr *transport.Error
-	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return desc.Digest == digest, nil
 }

@@ -2,11 +2,14 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Pushed describes an image or artifact written to a registry.
@@ -52,4 +55,18 @@ func write(ctx context.Context, ref string, img v1.Image) (Pushed, error) {
 		return Pushed{}, fmt.Errorf("push %s: %w", ref, err)
 	}
 	return Pushed{Ref: tag.String(), Digest: digest.String(), Revision: tag.TagStr() + "@" + digest.String()}, nil
+}
+
+// Holds reports whether ref is in its registry (plain HTTP) and, unless digest is zero, names
+// that digest; a missing tag or repository is not an error.
+func Holds(ctx context.Context, ref name.Reference, digest v1.Hash) (bool, error) {
+	desc, err := remote.Head(ref, remote.WithContext(ctx))
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return digest == (v1.Hash{}) || desc.Digest == digest, nil
 }

@@ -2,7 +2,8 @@
 // every path with a plain-text page naming itself, the pod it runs in (its hostname) and the
 // request it received, and /healthz with 200 for the readiness probe. `make image` in the chart
 // directory builds it into a single-binary image (lab/packageloop.Image); it needs no files, so
-// it runs on a read-only root file system as any user.
+// it runs on a read-only root file system as any user. `echo get URL` prints the body at URL and
+// fails on an error or a status other than 200: the e2e fetches the page from another pod with it.
 package main
 
 import (
@@ -22,6 +23,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "get" {
+		if err := fetch(os.Args[2], os.Stdout); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	port := flag.Int("port", 8080, "TCP port to serve HTTP on")
 	flag.Parse()
 	if *port < 1 || *port > 65535 {
@@ -88,4 +95,19 @@ func page(host string, r *http.Request) string {
 		}
 	}
 	return b.String()
+}
+
+// fetch writes the body at url to w; a status other than 200 is an error.
+func fetch(url string, w io.Writer) error {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("get %s: %s", url, resp.Status)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,4 +43,15 @@ func TestHealthz(t *testing.T) {
 	code, body := get(t, srv, "/healthz")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "ok\n", body)
+}
+
+func TestFetch(t *testing.T) {
+	srv := httptest.NewServer(newHandler("pod-a"))
+	defer srv.Close()
+	var out bytes.Buffer
+	require.NoError(t, fetch(srv.URL+"/x", &out))
+	assert.Contains(t, out.String(), "echo from pod-a\n")
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	assert.ErrorContains(t, fetch(missing.URL, &out), "404", "a status other than 200 is an error")
 }
