@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -159,18 +160,25 @@ func (m *Machine) launch(ctx context.Context, title string) error {
 		return step.Done(fmt.Errorf("start QEMU for %s: %w", m.spec.Name, err))
 	}
 	ready := condition.Condition{
-		Name: "QMP socket of " + m.spec.Name,
+		Name: "QMP sockets of " + m.spec.Name,
 		Check: func(context.Context) error {
 			select {
 			case <-proc.Exited():
 				return condition.Permanent(fmt.Errorf("%w:\n%s", proc.ExitError(), proc.LogTail(10)))
 			default:
 			}
-			c, err := net.Dial("unix", m.spec.QMPSocket)
-			if err != nil {
-				return errors.New("no socket yet")
+			// QEMU creates its sockets one after the other: under load the event socket may
+			// still be missing a moment after the QMP one answers, so both must answer.
+			for _, sock := range []string{m.spec.QMPSocket, m.spec.EventSocket()} {
+				c, err := net.Dial("unix", sock)
+				if err != nil {
+					return fmt.Errorf("no socket %s yet", filepath.Base(sock))
+				}
+				if err := c.Close(); err != nil {
+					return condition.Permanent(err)
+				}
 			}
-			return condition.Permanent(c.Close())
+			return nil
 		},
 	}
 	if err := condition.Wait(ctx, ready, condition.Poll{Interval: 50 * time.Millisecond, Timeout: m.opts.StartTimeout}, condition.StepReporter(step)); err != nil {
