@@ -3,6 +3,7 @@ package realnode
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cozylab/cozylab/internal/condition"
 )
 
 // Fixed paths the kubelet and containerd use whatever their configuration says. Clean removes
@@ -72,16 +75,15 @@ func killShims(socket string) error {
 			}
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, pid := range killed {
-		for alive(pid) {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("containerd shim %d still runs 30s after SIGKILL", pid)
+	gone := condition.Condition{Name: "the node's shims gone", Check: func(context.Context) error {
+		for _, pid := range killed {
+			if alive(pid) {
+				return fmt.Errorf("containerd shim %d still runs after SIGKILL", pid)
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
-	return nil
+		return nil
+	}}
+	return condition.Wait(context.Background(), gone, condition.Poll{Interval: 20 * time.Millisecond, Timeout: 30 * time.Second}, nil)
 }
 
 // alive reports whether pid runs (a zombie has ended: only its parent's wait is missing).

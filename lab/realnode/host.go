@@ -2,6 +2,7 @@ package realnode
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,11 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cozylab/cozylab/internal/condition"
 )
 
 // cgroupMounts lists the mount points of every cgroup hierarchy (v1 controllers and the v2
@@ -115,26 +119,25 @@ func removeCgroupRoot(root string) error {
 	return errors.Join(errs...)
 }
 
-// emptyCgroup kills the cgroup's processes, waits for them to go, and removes it.
+// emptyCgroup kills the cgroup's processes until none is left, and removes it.
 func emptyCgroup(dir string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	removed := condition.Condition{Name: "cgroup " + dir + " removed", Check: func(context.Context) error {
 		err := unix.Rmdir(dir)
-		if err == nil || errors.Is(err, unix.ENOENT) {
+		switch {
+		case err == nil || errors.Is(err, unix.ENOENT):
 			return nil
-		}
-		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
-			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		case !errors.Is(err, unix.EBUSY):
+			return condition.Permanent(fmt.Errorf("remove cgroup %s: %w", dir, err))
 		}
 		raw, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 		for _, f := range strings.Fields(string(raw)) {
-			var pid int
-			if _, err := fmt.Sscanf(f, "%d", &pid); err == nil && pid > 0 {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("cgroup %s still holds processes (killed)", dir)
+	}}
+	return condition.Wait(context.Background(), removed, condition.Poll{Interval: 50 * time.Millisecond, Timeout: 30 * time.Second}, nil)
 }
 
 // The kubelet sets these kernel sysctls at start (vm.overcommit_memory 0→1, kernel.panic 1→10,
