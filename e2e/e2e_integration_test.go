@@ -60,6 +60,9 @@ func TestLocalE2E(t *testing.T) {
 		"the operator runs as a pod on the real node: %v", res.RealNodePods)
 	assert.True(t, slices.ContainsFunc(res.RealNodePods, func(p string) bool { return strings.HasPrefix(p, "kube-system/coredns-") }),
 		"CoreDNS runs on the real node: %v", res.RealNodePods)
+	running, err := realnode.Snapshot(root, "e2e")
+	require.NoError(t, err)
+	assert.NotEmpty(t, running.Links, "the snapshot sees the lab's real node (so the comparison after lab:down means something)")
 	assert.NotEmpty(t, res.EchoPages, "the echo app runs on the real node, its page fetched by its Service's name from another pod")
 	suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
 	assert.Equal(t, len(stages), suite.Tests)

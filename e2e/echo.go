@@ -43,7 +43,7 @@ const echoAppNS = "cozy-e2e-echo"
 // workload of the platform to reach. A platform variant without the echo application (no
 // Package cozystack.echo-application) is said and skipped.
 func installEchoApp(ctx context.Context, e *env, step progress.Step) error {
-	nodes, err := realNodes(ctx, e.c)
+	nodes, err := realNodesOrSay(ctx, e, step)
 	if err != nil || len(nodes) == 0 {
 		return err
 	}
@@ -104,7 +104,7 @@ func installEchoApp(ctx context.Context, e *env, step progress.Step) error {
 // pod-to-pod traffic, as a user of the platform sees them. An echo whose pods are simulated (its
 // image was not built) is named and skipped.
 func checkEchoPage(ctx context.Context, e *env, step progress.Step) error {
-	nodes, err := realNodes(ctx, e.c)
+	nodes, err := realNodesOrSay(ctx, e, step)
 	if err != nil || len(nodes) == 0 {
 		return err
 	}

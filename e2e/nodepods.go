@@ -37,6 +37,16 @@ func realNodes(ctx context.Context, c client.Client) ([]string, error) {
 	return out, nil
 }
 
+// realNodesOrSay is realNodes, saying in the step when the lab has none (a kwok-only lab, or a
+// provider without one): the step then has nothing to do.
+func realNodesOrSay(ctx context.Context, e *env, step progress.Step) ([]string, error) {
+	nodes, err := realNodes(ctx, e.c)
+	if err == nil && len(nodes) == 0 {
+		step.Status("no real node in this lab (no node labelled %s=true): nothing to do", realnode.RealNodeLabel)
+	}
+	return nodes, err
+}
+
 // podProblem says why a pod that really runs is not as it should be — not Running and Ready, a
 // container restarted — or "" when it is; stuck reports a state no wait will leave.
 func podProblem(p *corev1.Pod) (problem string, stuck bool) {
@@ -66,7 +76,7 @@ func podProblem(p *corev1.Pod) (problem string, stuck bool) {
 // early, naming the pod, its container and its image, when one is stuck (an image the lab does
 // not have, a crash loop).
 func checkRealNodePods(ctx context.Context, e *env, step progress.Step) error {
-	nodes, err := realNodes(ctx, e.c)
+	nodes, err := realNodesOrSay(ctx, e, step)
 	if err != nil || len(nodes) == 0 {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,9 +115,15 @@ func applyObject(ctx context.Context, c client.Client, o client.Object) error {
 	if err != nil {
 		return err
 	}
-	o.GetObjectKind().SetGroupVersionKind(gvk)
-	o.SetManagedFields(nil)
-	if err := c.Patch(ctx, o, client.Apply, client.FieldOwner("cozylab-lab"), client.ForceOwnership); err != nil {
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return fmt.Errorf("convert %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(o), err)
+	}
+	u := &unstructured.Unstructured{Object: raw}
+	u.SetGroupVersionKind(gvk)
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "status")
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("cozylab-lab"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(o), err)
 	}
 	return nil

@@ -97,29 +97,23 @@ func (l *lab) startPlacement(ctx context.Context, step progress.Step) error {
 // labHasImage reports whether the real node can pull image: its registry is one containerd
 // mirrors to the lab registry (or the lab registry itself) and the lab registry holds it.
 func (l *lab) labHasImage(ctx context.Context, image string) (bool, error) {
-	ref, err := name.ParseReference(image, name.WithDefaultRegistry("docker.io"))
+	ref, err := name.ParseReference(image)
 	if err != nil {
 		return false, nil // the kubelet will say what is wrong with it
 	}
 	host, addr := ref.Context().RegistryStr(), l.reg.Addr()
-	if host != addr && !slices.Contains(images.Hosts(), host) {
-		return false, nil
-	}
-	path := ref.Context().RepositoryStr()
+	inLab := ref.Name() // "<host>/<path>:<tag>", with the implicit :latest made explicit
 	if host != addr {
-		path = host + "/" + path
+		if !slices.Contains(images.Hosts(), host) {
+			return false, nil
+		}
+		if inLab, err = registry.MirrorRef(addr, inLab); err != nil {
+			return false, err
+		}
 	}
-	local, err := name.ParseReference(addr+"/"+path+identifier(ref), name.Insecure)
+	local, err := name.ParseReference(inLab, name.Insecure)
 	if err != nil {
 		return false, err
 	}
 	return registry.Holds(ctx, local, v1.Hash{})
-}
-
-// identifier is ":tag" or "@digest" of ref.
-func identifier(ref name.Reference) string {
-	if d, ok := ref.(name.Digest); ok {
-		return "@" + d.DigestStr()
-	}
-	return ":" + ref.Identifier()
 }

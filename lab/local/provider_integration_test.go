@@ -105,6 +105,10 @@ func TestKilledAtEachStepResumes(t *testing.T) {
 	st, err := p.Status(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "up", st.Phase)
+	running, err := realnode.Snapshot(root, p.Request.Name)
+	require.NoError(t, err)
+	assert.NotEmpty(t, running.Links, "the snapshot sees the lab's real node (so the comparison after lab:down means something)")
+	assert.NotEmpty(t, running.Cgroups, "the snapshot sees the real node's cgroups")
 	t.Run("a pod reaches another by its Service's name", func(t *testing.T) { testServiceByName(t, p) })
 
 	require.NoError(t, p.Down(ctx, progress.Discard))

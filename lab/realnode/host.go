@@ -152,8 +152,8 @@ type sysctlRecord struct {
 	Labs     []string          `json:"labs"`
 }
 
-// SysctlRecordDir holds the host-wide record; a variable so tests use their own.
-var SysctlRecordDir = "/run/cozylab"
+// SysctlRecordDir holds the host-wide record of the kubelet sysctls' original values.
+const SysctlRecordDir = "/run/cozylab"
 
 func withSysctlRecord(fn func(r *sysctlRecord) error) error {
 	if err := os.MkdirAll(SysctlRecordDir, 0o700); err != nil {

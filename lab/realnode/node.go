@@ -83,8 +83,8 @@ func (n *Node) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Prerequisites names the OS packages a real node needs, checked before anything changes.
-var Prerequisites = []struct{ File, Package string }{
+// prerequisites names the OS packages a real node needs, checked before anything changes.
+var prerequisites = []struct{ File, Package string }{
 	{"/usr/bin/containerd", "containerd"},
 	{"/usr/bin/containerd-shim-runc-v2", "containerd"},
 	{"/usr/sbin/runc", "runc"},
@@ -101,7 +101,7 @@ func CheckPrerequisites() error {
 	}
 	var missing []string
 	seen := map[string]bool{}
-	for _, p := range Prerequisites {
+	for _, p := range prerequisites {
 		if _, err := os.Stat(p.File); err != nil && !seen[p.Package] {
 			seen[p.Package] = true
 			missing = append(missing, p.Package)
@@ -202,9 +202,6 @@ func Prepare(dir string, plan Plan) error {
 	}
 	return setUpNetwork(plan, p.netns)
 }
-
-// NetNS is the node's network namespace file in dir.
-func NetNS(dir string) string { return pathsIn(dir).netns }
 
 // writeFiles writes the certificates, kubeconfigs and configuration files.
 func writeFiles(o Options, p paths) error {
