@@ -44,8 +44,8 @@ func E2e(ctx context.Context) error {
 			if err != nil {
 				v = "(containerd not found: " + err.Error() + ")"
 			}
-			fmt.Fprintf(os.Stderr, "Local provider with a real node: %s runs containerd %s and kubelet %s; the operator and CoreDNS run there as pods, "+
-				"every pod whose images the lab has does too, the rest sit on kwok's simulated nodes; control plane and Flux run as processes.\n",
+			fmt.Fprintf(os.Stderr, "Local provider with a real node: %s runs containerd %s and kubelet %s; the operator, Flux and CoreDNS run there as pods, "+
+				"every pod whose images the lab has does too, the rest sit on kwok's simulated nodes; the control plane runs as processes.\n",
 				realnode.NodeName, v, bincache.KubernetesVersion)
 		} else {
 			fmt.Fprintln(os.Stderr, "Local provider, kwok only (LAB_LOCAL_NODES=kwok): real control plane and Flux as processes, every node simulated by kwok; "+

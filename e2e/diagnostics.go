@@ -57,8 +57,12 @@ func collect(ctx context.Context, e *env, failure error) (dir, archive string) {
 	}
 	note(os.MkdirAll(filepath.Join(dir, "logs"), 0o755))
 	blocker := ""
+	var podProblems []podIssue
 	if e.cfg != nil {
 		blocker = dumpResources(ctx, e, dir, note)
+		var err error
+		podProblems, err = realNodePodProblems(ctx, e)
+		note(err)
 	} else {
 		problems = append(problems, "no cluster: the lab did not come up, so only logs were collected")
 	}
@@ -68,7 +72,7 @@ func collect(ctx context.Context, e *env, failure error) (dir, archive string) {
 		note(collectPodLogs(logCtx, e, dir))
 	}
 	logCancel()
-	note(writeSummary(dir, failure, blocker, problems, e.blocked))
+	note(writeSummary(dir, failure, blocker, podProblems, problems, e.blocked))
 	archive = dir + ".tar.gz"
 	if err := tarGz(dir, archive); err != nil {
 		archive = ""
@@ -145,16 +149,29 @@ func firstBlocker(items []unstructured.Unstructured) string {
 	return ""
 }
 
-// writeSummary writes summary.txt: the failure, the first blocker and, when the HelmRelease
-// wait failed in keep-going mode, every blocker grouped by class (see writeBlockers).
-func writeSummary(dir string, failure error, blocker string, problems []string, blocked *releasewait.Result) error {
+// writeSummary writes summary.txt: the failure, the first blocker, the pods on the real node
+// that do not run as they should and, when the HelmRelease wait failed in keep-going mode, every
+// blocker grouped by class (see writeBlockers). A stuck pod on the real node comes before any
+// HelmRelease: the platform's own controllers (operator, Flux) run there, and one that crashes
+// or lacks its image blocks everything after it.
+func writeSummary(dir string, failure error, blocker string, podProblems []podIssue, problems []string, blocked *releasewait.Result) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "e2e failed: %v\n\n", failure)
 	if blocked != nil {
 		blocker = cmp.Or(rootBlocker(blocked.Blockers), blocker)
 	}
+	if len(podProblems) > 0 && (blocker == "" || podProblems[0].Stuck) {
+		blocker = podProblems[0].Line
+	}
 	if blocker != "" {
 		fmt.Fprintf(&b, "First blocker: %s\n\n", blocker)
+	}
+	if len(podProblems) > 0 {
+		b.WriteString("Pods on the real node not running as they should:\n")
+		for _, p := range podProblems {
+			fmt.Fprintf(&b, "- %s\n", p.Line)
+		}
+		b.WriteString("\n")
 	}
 	if blocked != nil {
 		writeBlockers(&b, *blocked)

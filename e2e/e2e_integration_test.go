@@ -60,6 +60,8 @@ func TestLocalE2E(t *testing.T) {
 		"the operator runs as a pod on the real node: %v", res.RealNodePods)
 	assert.True(t, slices.ContainsFunc(res.RealNodePods, func(p string) bool { return strings.HasPrefix(p, "kube-system/coredns-") }),
 		"CoreDNS runs on the real node: %v", res.RealNodePods)
+	assert.True(t, slices.ContainsFunc(res.RealNodePods, func(p string) bool { return strings.HasPrefix(p, "cozy-fluxcd/flux-") }),
+		"Flux, as the operator installs it, runs as a pod on the real node: %v", res.RealNodePods)
 	running, err := realnode.Snapshot(root, "e2e")
 	require.NoError(t, err)
 	assert.NotEmpty(t, running.Links, "the snapshot sees the lab's real node (so the comparison after lab:down means something)")
@@ -170,9 +172,11 @@ func TestLocalE2E(t *testing.T) {
 		require.NoError(t, rerr)
 		assert.Contains(t, string(summary), "First blocker: HelmRelease cozy-system/broken: ")
 		assert.Contains(t, string(summary), "ConfigMap in version \"v1\" cannot be handled", "the API server's refusal is quoted")
-		for _, f := range []string{"helmreleases.yaml", "packages.yaml", "ocirepositories.yaml", "events.yaml", "logs/helm-controller.log", "logs/kube-apiserver.log", "logs/kubelet.log"} {
+		for _, f := range []string{"helmreleases.yaml", "packages.yaml", "ocirepositories.yaml", "events.yaml", "logs/kube-apiserver.log", "logs/kubelet.log"} {
 			assert.FileExists(t, filepath.Join(res.Diagnostics, f))
 		}
+		helmLogs, _ := filepath.Glob(filepath.Join(res.Diagnostics, "pods", "cozy-fluxcd_flux-*_helm-controller.log"))
+		assert.Len(t, helmLogs, 1, "helm-controller's log, from the Flux pod through the API server")
 		operatorLogs, _ := filepath.Glob(filepath.Join(res.Diagnostics, "pods", "cozy-system_cozystack-operator-*_cozystack-operator.log"))
 		assert.Len(t, operatorLogs, 1, "the operator pod's log, read through the API server")
 		assert.FileExists(t, res.Archive)
@@ -240,6 +244,8 @@ func testMissingImage(t *testing.T, lab *local.Provider) {
 	summary, rerr := os.ReadFile(filepath.Join(res.Diagnostics, "summary.txt"))
 	require.NoError(t, rerr)
 	assert.Contains(t, string(summary), image, "the summary names the image the lab does not have")
+	assert.Contains(t, string(summary), "First blocker: Pod default/needs-missing-image on node1: container app:",
+		"a stuck pod on the real node is the first thing to look at")
 	for _, f := range []string{"logs/kubelet.log", "logs/containerd.log", "pods.yaml", "events.yaml"} {
 		assert.FileExists(t, filepath.Join(res.Diagnostics, f))
 	}

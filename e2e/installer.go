@@ -25,6 +25,10 @@ const (
 	platformSourceRef = "cozystack-platform"
 )
 
+// LabRequeueDependency is the --requeue-dependency of the lab's Flux (installer value
+// fluxRequeueDependency): how soon a release waiting on another is checked again.
+const LabRequeueDependency = 5 * time.Second
+
 // installerValues points the chart at what pushArtifacts pushed.
 func installerValues(e *env) map[string]any {
 	return map[string]any{"cozystackOperator": map[string]any{
@@ -35,6 +39,9 @@ func installerValues(e *env) map[string]any {
 		"platformSourceRef":      "digest=" + e.pushed.packagesDigest,
 		"platformSourceInsecure": true,
 		"helmReleaseInterval":    "30s",
+		// Releases wait on each other in chains; with Flux's 30s each link may idle that long
+		// after its dependency is Ready.
+		"fluxRequeueDependency": LabRequeueDependency.String(),
 	}}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,13 +11,17 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local/placement"
 	"github.com/cozylab/cozylab/lab/realnode"
+	"github.com/cozylab/cozylab/operator/flux"
 )
 
 // stuckReasons are container waiting reasons no wait can fix: the pod needs a change (or an
@@ -110,6 +115,9 @@ func checkRealNodePods(ctx context.Context, e *env, step progress.Step) error {
 	if err := condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: 3 * time.Minute}, condition.StepReporter(step)); err != nil {
 		return err
 	}
+	if err := platformOnRealNode(ctx, e, nodes); err != nil {
+		return err
+	}
 	slices.Sort(running)
 	step.Status("%d pods running on %s: %s", len(running), strings.Join(nodes, ", "), strings.Join(running, ", "))
 	e.realPods = running
@@ -158,6 +166,116 @@ func collectPodLogs(ctx context.Context, e *env, dir string) error {
 				}
 				errs = append(errs, os.WriteFile(filepath.Join(out, name+".log"), raw, 0o644))
 			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// realNodePodProblems lists, for the diagnostics summary, every pod on a real node that is not
+// running as it should, stuck ones first (a crash loop or a missing image blocks whatever needs
+// the pod: a crashing Flux pod stops the whole platform); a container that restarted comes with
+// the last line of its previous log, where a crash usually says why.
+func realNodePodProblems(ctx context.Context, e *env) ([]podIssue, error) {
+	nodes, err := realNodes(ctx, e.c)
+	if err != nil || len(nodes) == 0 {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	pods := &corev1.PodList{}
+	if err := e.c.List(ctx, pods); err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	var issues []podIssue
+	for _, p := range pods.Items {
+		if !slices.Contains(nodes, p.Spec.NodeName) || p.DeletionTimestamp != nil {
+			continue
+		}
+		problem, isStuck := podProblem(&p)
+		if problem == "" {
+			continue
+		}
+		line := fmt.Sprintf("Pod %s/%s on %s: %s", p.Namespace, p.Name, p.Spec.NodeName, problem)
+		for _, c := range p.Status.ContainerStatuses {
+			if c.RestartCount == 0 {
+				continue
+			}
+			if last := lastLogLine(ctx, cs, &p, c.Name); last != "" {
+				line += fmt.Sprintf("; container %s's last log line before its restart: %s", c.Name, last)
+			}
+		}
+		issues = append(issues, podIssue{Line: line, Stuck: isStuck})
+	}
+	slices.SortFunc(issues, func(a, b podIssue) int {
+		if a.Stuck != b.Stuck {
+			if a.Stuck {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Line, b.Line)
+	})
+	return issues, nil
+}
+
+// podIssue is a pod on a real node that does not run as it should.
+type podIssue struct {
+	Line string
+	// Stuck: no wait will fix it (a crash loop, a missing image).
+	Stuck bool
+}
+
+// lastLogLine is the last non-empty line of the previous run of a container, or "".
+func lastLogLine(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string) string {
+	tail := int64(5)
+	raw, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: container, Previous: true, TailLines: &tail}).DoRaw(ctx)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if len(last) > 400 {
+		last = last[:400] + "…"
+	}
+	return last
+}
+
+// platformControllers are the Deployments of the platform's own controllers: the operator
+// (installer chart) and Flux (as the operator installs it). On a lab with a real node they run
+// there, as on a real cluster.
+var platformControllers = []client.ObjectKey{{Namespace: InstallerNS, Name: "cozystack-operator"}, {Namespace: flux.Namespace, Name: "flux"}}
+
+// platformOnRealNode fails unless every platform controller has a pod on a real node, naming
+// where its pods went instead and the placement rule's decision on each.
+func platformOnRealNode(ctx context.Context, e *env, nodes []string) error {
+	var errs []error
+	for _, key := range platformControllers {
+		dep := &appsv1.Deployment{}
+		if err := e.c.Get(ctx, key, dep); err != nil {
+			return fmt.Errorf("read Deployment %s: %w", key, err)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+		if err != nil {
+			return fmt.Errorf("Deployment %s: %w", key, err)
+		}
+		pods := &corev1.PodList{}
+		if err := e.c.List(ctx, pods, client.InNamespace(key.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return fmt.Errorf("list the pods of Deployment %s: %w", key, err)
+		}
+		var elsewhere []string
+		onReal := false
+		for _, p := range pods.Items {
+			if slices.Contains(nodes, p.Spec.NodeName) {
+				onReal = true
+				break
+			}
+			elsewhere = append(elsewhere, fmt.Sprintf("%s on %q (%s: %s)", p.Name, p.Spec.NodeName, placement.Annotation, p.Annotations[placement.Annotation]))
+		}
+		if !onReal {
+			errs = append(errs, fmt.Errorf("Deployment %s has no pod on the real node %s: %s", key, strings.Join(nodes, ", "),
+				cmp.Or(strings.Join(elsewhere, "; "), "no pod at all")))
 		}
 	}
 	return errors.Join(errs...)

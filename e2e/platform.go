@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
@@ -61,10 +64,85 @@ func waitOperator(ctx context.Context, e *env, step progress.Step) error {
 		}
 	}
 	ps := &v1alpha1.PackageSource{}
-	return waitFor(ctx, e.c, step, "PackageSource "+PlatformPackage+" Ready", &v1alpha1.PackageSourceList{},
+	err = waitFor(ctx, e.c, step, "PackageSource "+PlatformPackage+" Ready", &v1alpha1.PackageSourceList{},
 		client.ObjectKey{Name: PlatformPackage}, ps, 5*time.Minute, func() (bool, string) {
 			return readyCondition(ps.Status.Conditions)
 		})
+	if err != nil {
+		return err
+	}
+	return waitSourcesCurrent(ctx, e, step)
+}
+
+// waitSourcesCurrent waits until the platform source serves what this run pushed and every
+// ArtifactGenerator built from it has observed that artifact. On a lab that already ran a
+// platform (a re-run, an upgrade), everything downstream is Ready on the previous artifact
+// until then, and a wait for Ready would end before the new packages reach any release.
+func waitSourcesCurrent(ctx context.Context, e *env, step progress.Step) error {
+	repo := &sourcev1.OCIRepository{}
+	key := client.ObjectKey{Namespace: InstallerNS, Name: platformSourceRef}
+	err := waitFor(ctx, e.c, step, "OCIRepository "+key.String()+" serving the pushed packages", &sourcev1.OCIRepositoryList{},
+		key, repo, 5*time.Minute, func() (bool, string) {
+			a := repo.Status.Artifact
+			if a == nil {
+				return false, "no artifact yet"
+			}
+			if !strings.HasSuffix(a.Revision, e.pushed.packagesDigest) {
+				return false, fmt.Sprintf("serves %s, not yet %s", a.Revision, e.pushed.packagesDigest)
+			}
+			return true, ""
+		})
+	if err != nil {
+		return err
+	}
+	cond := condition.Condition{Name: "every ArtifactGenerator of the platform source current", Check: func(ctx context.Context) error {
+		return generatorsCurrent(ctx, e.c, key)
+	}}
+	return condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: 5 * time.Minute}, condition.StepReporter(step))
+}
+
+// generatorsCurrent fails naming each ArtifactGenerator that takes the OCIRepository source
+// and has not yet built from the current artifacts of its sources: its observedSourcesDigest,
+// which source-watcher computes with the API module's HashObservedSources, differs from the
+// digest of those artifacts, or it is not Ready. Generators with sources of other kinds are
+// left alone.
+func generatorsCurrent(ctx context.Context, c client.Client, source client.ObjectKey) error {
+	gens := &swv1.ArtifactGeneratorList{}
+	if err := c.List(ctx, gens); err != nil {
+		return fmt.Errorf("list ArtifactGenerators: %w", err)
+	}
+	var behind []error
+	for _, ag := range gens.Items {
+		observed := map[string]swv1.ObservedSource{}
+		mine, other := false, false
+		for _, src := range ag.Spec.Sources {
+			ns := cmp.Or(src.Namespace, ag.Namespace)
+			if src.Kind != sourcev1.OCIRepositoryKind {
+				other = true
+				break
+			}
+			mine = mine || (ns == source.Namespace && src.Name == source.Name)
+			repo := &sourcev1.OCIRepository{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: src.Name}, repo); err != nil || repo.Status.Artifact == nil {
+				other = true // not there yet: its own Ready says so
+				break
+			}
+			a := repo.Status.Artifact
+			observed[src.Alias] = swv1.ObservedSource{Digest: a.Digest, Revision: a.Revision, URL: a.URL}
+		}
+		if !mine || other {
+			continue
+		}
+		want := swv1.HashObservedSources(observed)
+		ready := apimeta.FindStatusCondition(ag.Status.Conditions, "Ready")
+		switch {
+		case ag.Status.ObservedSourcesDigest != want:
+			behind = append(behind, fmt.Errorf("ArtifactGenerator %s/%s has not built from the current source artifacts yet", ag.Namespace, ag.Name))
+		case ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration < ag.Generation:
+			behind = append(behind, fmt.Errorf("ArtifactGenerator %s/%s not Ready", ag.Namespace, ag.Name))
+		}
+	}
+	return errors.Join(behind...)
 }
 
 // createPlatform creates (or updates) the platform Package with the chosen variant, after

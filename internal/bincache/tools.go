@@ -43,23 +43,31 @@ const (
 	// serve source.toolkit.fluxcd.io/v1 (with ExternalArtifact) and helm.toolkit.fluxcd.io/v2.
 	SourceControllerVersion = "v1.7.2"
 	HelmControllerVersion   = "v1.4.3"
+	// KustomizeControllerVersion is Flux 2.7's; NotificationControllerVersion is Flux 2.6's, the
+	// newest the module proxy serves (it refuses every v1.7 and v1.8). Both run only in the
+	// operator's Flux pod on a lab's real node (lab/images); operator/flux/versions.go names the
+	// same versions.
+	KustomizeControllerVersion    = "v1.7.3"
+	NotificationControllerVersion = "v1.6.0"
 	// CoreDNSVersion is the CoreDNS kubeadm v1.35 deploys (its constants.CoreDNSVersion).
 	CoreDNSVersion = "v1.13.1"
 )
 
 // Tool names.
 const (
-	Etcd                  = "etcd"
-	KubeAPIServer         = "kube-apiserver"
-	KubeControllerManager = "kube-controller-manager"
-	KubeScheduler         = "kube-scheduler"
-	Kubelet               = "kubelet"
-	KubeProxy             = "kube-proxy"
-	Kwok                  = "kwok"
-	ControllerGen         = "controller-gen"
-	SourceController      = "source-controller"
-	HelmController        = "helm-controller"
-	CoreDNS               = "coredns"
+	Etcd                   = "etcd"
+	KubeAPIServer          = "kube-apiserver"
+	KubeControllerManager  = "kube-controller-manager"
+	KubeScheduler          = "kube-scheduler"
+	Kubelet                = "kubelet"
+	KubeProxy              = "kube-proxy"
+	Kwok                   = "kwok"
+	ControllerGen          = "controller-gen"
+	SourceController       = "source-controller"
+	HelmController         = "helm-controller"
+	KustomizeController    = "kustomize-controller"
+	NotificationController = "notification-controller"
+	CoreDNS                = "coredns"
 )
 
 // Tools is the pinned table of every program the cache can build, in build order: the first
@@ -108,6 +116,23 @@ var Tools = []Tool{
 			{Old: "github.com/opencontainers/go-digest", New: "github.com/opencontainers/go-digest", Version: "v1.0.1-0.20231025023718-d50d2fec9c98"},
 			{Old: "sigs.k8s.io/kustomize/api", New: "sigs.k8s.io/kustomize/api", Version: "v0.20.1"},
 			{Old: "sigs.k8s.io/kustomize/kyaml", New: "sigs.k8s.io/kustomize/kyaml", Version: "v0.20.1"},
+		},
+	},
+	{
+		Name: KustomizeController, Module: "github.com/fluxcd/kustomize-controller", Package: "github.com/fluxcd/kustomize-controller",
+		Version: KustomizeControllerVersion, Dir: "kustomize-controller", LDFlags: []string{"-s", "-w"},
+		Replace: []Replace{
+			{Old: "github.com/opencontainers/go-digest", New: "github.com/opencontainers/go-digest", Version: "v1.0.1-0.20220411205349-bde1400a84be"},
+			{Old: "sigs.k8s.io/kustomize/api", New: "sigs.k8s.io/kustomize/api", Version: "v0.20.1"},
+			{Old: "sigs.k8s.io/kustomize/kyaml", New: "sigs.k8s.io/kustomize/kyaml", Version: "v0.20.1"},
+			{Old: "gopkg.in/yaml.v3", New: "gopkg.in/yaml.v3", Version: "v3.0.1"},
+		},
+	},
+	{
+		Name: NotificationController, Module: "github.com/fluxcd/notification-controller", Package: "github.com/fluxcd/notification-controller",
+		Version: NotificationControllerVersion, Dir: "notification-controller", LDFlags: []string{"-s", "-w"},
+		Replace: []Replace{
+			{Old: "gopkg.in/yaml.v3", New: "gopkg.in/yaml.v3", Version: "v3.0.1"},
 		},
 	},
 	{

@@ -119,5 +119,6 @@ func TestKubernetesToolsCarryVersion(t *testing.T) {
 }
 
 func TestModuleDirs(t *testing.T) {
-	assert.Equal(t, []string{"kubernetes", "etcd", "kwok", "controller-gen", "source-controller", "helm-controller", "coredns"}, ModuleDirs())
+	assert.Equal(t, []string{"kubernetes", "etcd", "kwok", "controller-gen", "source-controller", "helm-controller",
+		"kustomize-controller", "notification-controller", "coredns"}, ModuleDirs())
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,46 @@ func TestTerminalRepeatsStatusAfterQuietPeriod(t *testing.T) {
 	s.Skip("done")
 	assert.Equal(t, 1, strings.Count(buf.String(), "ready 1/3"))
 	assert.Contains(t, buf.String(), "ready 2/3")
+}
+
+// syncBuffer is a bytes.Buffer safe for the terminal's timers and the test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestTerminalPrintsTheLastStatusAfterQuietPeriod: a status that changed within the quiet period
+// is printed once the period ends, even when no other status follows (a wait that moved on to
+// its next object and stays there must say so), and a running step's unchanged status is
+// printed again after the heartbeat.
+func TestTerminalPrintsTheLastStatusAfterQuietPeriod(t *testing.T) {
+	var buf syncBuffer
+	term := NewTerminal(&buf)
+	term.quietPeriod, term.heartbeat = 50*time.Millisecond, 200*time.Millisecond
+	s := term.Begin("wait")
+	s.Status("waiting for the operator")
+	s.Status("waiting for the platform source") // within the quiet period
+	require.NotContains(t, buf.String(), "platform source", "not before the quiet period ends")
+	require.Eventually(t, func() bool { return strings.Contains(buf.String(), "wait: waiting for the platform source") },
+		time.Minute, 10*time.Millisecond, "the last status is printed when the quiet period ends: %q", buf.String())
+	require.Eventually(t, func() bool { return strings.Count(buf.String(), "waiting for the platform source") == 2 },
+		time.Minute, 10*time.Millisecond, "the unchanged status is printed again after the heartbeat: %q", buf.String())
+	require.NoError(t, s.Done(nil))
+	final := buf.String()
+	time.Sleep(3 * term.heartbeat)
+	assert.Equal(t, final, buf.String(), "nothing is printed for an ended step")
 }
 
 func TestStepEndsOnce(t *testing.T) {

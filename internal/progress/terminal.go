@@ -14,13 +14,16 @@ import (
 // Terminal writes step lines to a stream (normally stderr). On an interactive terminal, with
 // neither CI nor NO_COLOR set, the running step is a spinner line redrawn in place with its live
 // status; otherwise every line is plain and a status is printed when it changes, at most once per
-// quietPeriod, so CI logs stay short but never silent for long. Plain mode prints a step's
-// " • title ..." line with its first status, so a step that ends at once is one line.
+// quietPeriod (a change within it is printed when the period ends, so the last status a step
+// reported is always shown), and a running step's unchanged status again after heartbeat, so
+// CI logs stay short but never silent for long. Plain mode prints a step's " • title ..." line
+// with its first status, so a step that ends at once is one line.
 type Terminal struct {
 	mu          sync.Mutex
 	w           io.Writer
 	live        bool
 	quietPeriod time.Duration
+	heartbeat   time.Duration
 	active      []*termStep
 	records     []Record
 	stop        chan struct{}
@@ -32,7 +35,7 @@ const spinner = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 // NewTerminal returns a reporter writing to w. Live (spinner) mode is chosen when w is a
 // terminal and neither CI nor NO_COLOR is set in the environment.
 func NewTerminal(w io.Writer) *Terminal {
-	t := &Terminal{w: w, quietPeriod: 10 * time.Second}
+	t := &Terminal{w: w, quietPeriod: 10 * time.Second, heartbeat: 30 * time.Second}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == "" && os.Getenv("NO_COLOR") == "" {
 		t.live = true
 		t.stop = make(chan struct{})
@@ -168,6 +171,8 @@ type termStep struct {
 	lastPrinted time.Time
 	printed     string
 	ended       bool
+	// flush prints the status when it becomes due (plain mode); stopped when the step ends.
+	flush *time.Timer
 }
 
 func (s *termStep) Status(format string, args ...any) {
@@ -175,19 +180,49 @@ func (s *termStep) Status(format string, args ...any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s.status = sprintf(format, args...)
-	if t.live || s.ended || s.status == s.printed {
+	if t.live || s.ended {
 		return
 	}
-	if !s.lastPrinted.IsZero() && time.Since(s.lastPrinted) < t.quietPeriod {
+	s.printDue()
+}
+
+// printDue prints the step's status in plain mode when it is due — the first one at once, a
+// changed one once the quiet period since the last line has passed, the same one again after
+// the heartbeat — and otherwise arranges to be called again when it will be. Callers hold t.mu.
+func (s *termStep) printDue() {
+	t := s.t
+	if s.status == "" {
 		return
 	}
-	if s.lastPrinted.IsZero() {
-		// The • line waits for the first status, so work that is done at once (a cache hit)
-		// prints one line, not two.
-		fmt.Fprintf(t.w, " • %s ...\n", s.title)
+	since := time.Since(s.lastPrinted)
+	var wait time.Duration
+	switch {
+	case s.lastPrinted.IsZero():
+	case s.status != s.printed && since < t.quietPeriod:
+		wait = t.quietPeriod - since
+	case s.status == s.printed && since < t.heartbeat:
+		wait = t.heartbeat - since
 	}
-	s.lastPrinted, s.printed = time.Now(), s.status
-	fmt.Fprintf(t.w, "   %s: %s (%s)\n", s.title, s.status, time.Since(s.start).Round(time.Second))
+	if wait == 0 {
+		if s.lastPrinted.IsZero() {
+			// The • line waits for the first status, so work that is done at once (a cache
+			// hit) prints one line, not two.
+			fmt.Fprintf(t.w, " • %s ...\n", s.title)
+		}
+		s.lastPrinted, s.printed = time.Now(), s.status
+		fmt.Fprintf(t.w, "   %s: %s (%s)\n", s.title, s.status, time.Since(s.start).Round(time.Second))
+		wait = t.heartbeat
+	}
+	if s.flush != nil {
+		s.flush.Stop()
+	}
+	s.flush = time.AfterFunc(wait, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if !s.ended {
+			s.printDue()
+		}
+	})
 }
 
 func (s *termStep) Done(err error) error {
@@ -211,6 +246,9 @@ func (s *termStep) end(rec Record, line string) {
 		return
 	}
 	s.ended = true
+	if s.flush != nil {
+		s.flush.Stop()
+	}
 	rec.Title, rec.Duration = s.title, time.Since(s.start)
 	t.records = append(t.records, rec)
 	for i, a := range t.active {

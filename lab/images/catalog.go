@@ -13,12 +13,16 @@ import (
 
 // Image names: the keys of the catalog.
 const (
-	Pause             = "pause"
-	CoreDNS           = "coredns"
-	SourceController  = "source-controller"
-	HelmController    = "helm-controller"
-	SourceWatcher     = "source-watcher"
-	CozystackOperator = "cozystack-operator"
+	Pause            = "pause"
+	CoreDNS          = "coredns"
+	SourceController = "source-controller"
+	HelmController   = "helm-controller"
+	SourceWatcher    = "source-watcher"
+	// KustomizeController and NotificationController complete the operator's Flux pod: the
+	// platform uses neither, but a pod is Ready only when all its containers are.
+	KustomizeController    = "kustomize-controller"
+	NotificationController = "notification-controller"
+	CozystackOperator      = "cozystack-operator"
 )
 
 // Image is one image the lab builds: where its binary comes from and how the image looks.
@@ -70,6 +74,14 @@ var catalog = []Image{
 		// under the tag the operator's Flux names.
 		Name: SourceWatcher, Upstream: "ghcr.io/fluxcd/source-watcher:v2.0.3",
 		Package: "github.com/cozylab/cozylab/lab/cmd/source-watcher", Path: "/usr/local/bin/source-watcher", User: fluxUser,
+	},
+	{
+		Name: KustomizeController, Upstream: "ghcr.io/fluxcd/kustomize-controller:" + bincache.KustomizeControllerVersion,
+		Tool: bincache.KustomizeController, Path: "/usr/local/bin/kustomize-controller", User: fluxUser,
+	},
+	{
+		Name: NotificationController, Upstream: "ghcr.io/fluxcd/notification-controller:" + bincache.NotificationControllerVersion,
+		Tool: bincache.NotificationController, Path: "/usr/local/bin/notification-controller", User: fluxUser,
 	},
 	{
 		// The installer chart's default image (packages/core/installer/values.yaml), built

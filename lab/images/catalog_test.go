@@ -94,7 +94,8 @@ func TestUpstreamsAreWhatTheManifestsUse(t *testing.T) {
 			fluxImages[c.Name] = c.Image
 		}
 	}
-	for _, n := range []string{SourceController, HelmController, SourceWatcher} {
+	require.Len(t, fluxImages, 5, "the Flux Deployment's containers")
+	for _, n := range []string{SourceController, HelmController, SourceWatcher, KustomizeController, NotificationController} {
 		img, err := Lookup(n)
 		require.NoError(t, err)
 		assert.Equal(t, fluxImages[n], img.Upstream, "%s: the Flux Deployment's image", n)

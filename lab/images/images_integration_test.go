@@ -136,14 +136,13 @@ func TestBuildNamesTheRegistryWhenItIsDown(t *testing.T) {
 	assert.ErrorContains(t, err, "image pause: look up 127.0.0.1:1/registry.k8s.io/pause:3.10.1 (is the lab registry at 127.0.0.1:1 running?)")
 }
 
-// TestBuildPushesTheFluxAndOperatorImages builds the images whose binaries other integration
-// tests build anyway (the Flux controllers come from the binaries cache), checking that each is
-// static and lands under its upstream name. CoreDNS is left out: its cold build costs minutes
-// that nothing else in the test run needs yet.
+// TestBuildPushesTheFluxAndOperatorImages builds the Flux pod's five images (their binaries
+// come from the binaries cache, which every local lab fills) and the operator's, checking that
+// each is static and lands under its upstream name with its entrypoint.
 func TestBuildPushesTheFluxAndOperatorImages(t *testing.T) {
 	ctx := context.Background()
 	reg := startRegistry(t)
-	names := []string{SourceController, HelmController, SourceWatcher, CozystackOperator}
+	names := []string{SourceController, HelmController, SourceWatcher, KustomizeController, NotificationController, CozystackOperator}
 	built, err := Build(ctx, Options{Registry: reg.Addr(), RepoRoot: repoRoot(t), Names: names, BinDir: t.TempDir()})
 	require.NoError(t, err)
 	require.Len(t, built, len(names))

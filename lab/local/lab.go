@@ -39,9 +39,10 @@ const (
 	ActionFlux         = "Starting Flux source-controller and helm-controller"
 	ActionRegistry     = "Starting the artifact registry"
 	ActionControllers  = "Starting the source-watcher stand-in and the operator runner"
-	// ActionSourceWatcher is ActionControllers of a lab with a real node: the operator runs
-	// there as a pod, and no runner plays the kubelet for it.
-	ActionSourceWatcher = "Starting the source-watcher stand-in"
+	// ActionRelaxer is the only in-process controller of a lab with a real node, and only
+	// with LAB_SIMULATED_WEBHOOKS=ignore: the operator and Flux (with the source-watcher
+	// stand-in) run there as pods.
+	ActionRelaxer       = "Starting the simulated-webhooks controller"
 	controlPlaneDirName = "cp"
 )
 
@@ -72,18 +73,22 @@ type lab struct {
 	cluster *Cluster
 	reg     *registry.Registry
 	real    bool           // the lab runs a real node (Request.RealNode)
+	relax   bool           // webhooks only simulated pods serve are set to Ignore (Request.IgnoreSimulatedWebhooks)
 	plan    *realnode.Plan // the real node's; nil in a kwok-only lab
 	mgrDone chan error
 	stops   []func(context.Context) error
 }
 
 // Run is the local lab's daemon (provider.RunFunc): the control plane on etcd data kept in the
-// lab directory, kwok and the simulated nodes, the Flux CRDs, source-controller and
-// helm-controller, the artifact registry, the source-watcher stand-in and the operator runner.
+// lab directory, kwok and the simulated nodes, the Flux CRDs, the artifact registry and the
+// real node with its images, CoreDNS and the placement webhook; in a kwok-only lab, in place of
+// the real node, source-controller, helm-controller, the source-watcher stand-in and the
+// operator runner as host processes.
 // It calls ready once everything answers and runs until ctx ends; then it stops every process
 // it started. The control plane's credentials and etcd's data stay for the next up.
 func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready func() error) (err error) {
-	l := &lab{store: store, rep: rep, cache: &bincache.Cache{Progress: rep}, nodes: DefaultNodes, real: store.Request().RealNode()}
+	l := &lab{store: store, rep: rep, cache: &bincache.Cache{Progress: rep}, nodes: DefaultNodes, real: store.Request().RealNode(),
+		relax: store.Request().IgnoreSimulatedWebhooks}
 	defer func() {
 		for i := len(l.stops) - 1; i >= 0; i-- {
 			err = errors.Join(err, l.stops[i](context.WithoutCancel(ctx)))
@@ -123,14 +128,15 @@ func (l *lab) actions() []provider.Action {
 	add(true, provider.Action{Name: ActionNodes, Run: l.registerNodes, Keep: l.nodesExist})
 	add(true, provider.Action{Name: ActionNodesReady, Run: l.waitNodes})
 	add(true, provider.Action{Name: ActionFluxCRDs, Run: l.installFluxCRDs, Keep: l.fluxCRDsEstablished})
-	add(true, provider.Action{Name: ActionFlux, Run: l.startFlux})
+	// With a real node, Flux runs there: the operator installs it as in any cluster.
+	add(!real, provider.Action{Name: ActionFlux, Run: l.startFlux})
 	add(true, provider.Action{Name: ActionRegistry, Run: l.startRegistry})
 	add(real, provider.Action{Name: ActionImages, Run: l.buildImages})
 	add(real, provider.Action{Name: ActionRealNode, Run: l.startRealNode})
 	add(real, provider.Action{Name: ActionDNS, Run: l.startDNS})
 	add(real, provider.Action{Name: ActionPlacement, Run: l.startPlacement})
 	add(!real, provider.Action{Name: ActionControllers, Run: l.startControllers})
-	add(real, provider.Action{Name: ActionSourceWatcher, Run: l.startControllers})
+	add(real && l.relax, provider.Action{Name: ActionRelaxer, Run: l.startControllers})
 	return out
 }
 
@@ -138,9 +144,12 @@ func (l *lab) dir() string { return l.store.Dir() }
 
 func (l *lab) ensureBinaries(ctx context.Context, step progress.Step) error {
 	tools := []string{bincache.Etcd, bincache.KubeAPIServer, bincache.KubeControllerManager,
-		bincache.KubeScheduler, bincache.Kwok, bincache.SourceController, bincache.HelmController}
+		bincache.KubeScheduler, bincache.Kwok}
 	if l.real {
+		// The Flux controllers come in the images (ActionImages), which ensure their binaries.
 		tools = append(tools, bincache.Kubelet, bincache.KubeProxy)
+	} else {
+		tools = append(tools, bincache.SourceController, bincache.HelmController)
 	}
 	paths, err := l.cache.Ensure(ctx, tools...)
 	l.paths = paths
@@ -239,8 +248,9 @@ func (l *lab) startRegistry(_ context.Context, step progress.Step) error {
 	return state.UpdateFacts(l.store, func(f *facts) { f.Registry = reg.Addr() })
 }
 
-// startControllers runs the in-process controllers: the source-watcher stand-in and, in a lab
-// without a real node, the operator runner (with one, the operator runs there as a pod).
+// startControllers runs the in-process controllers: in a lab without a real node, the
+// source-watcher stand-in and the operator runner (with one, both run there in pods), and with
+// LAB_SIMULATED_WEBHOOKS=ignore, the relaxer.
 func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
 	c := l.cluster
 	mgr, err := ctrl.NewManager(c.RESTConfig(), ctrl.Options{
@@ -249,27 +259,28 @@ func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
 	if err != nil {
 		return fmt.Errorf("create controller manager: %w", err)
 	}
-	f, err := l.facts()
-	if err != nil {
-		return err
-	}
-	sw := sourcewatcher.New(sourcewatcher.Options{Addr: "127.0.0.1:0", Prefer: strings.TrimPrefix(f.Artifacts, "http://"),
-		StorageDir: filepath.Join(l.dir(), "artifacts")})
-	if err := sw.SetupWithManager(mgr); err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(c.RESTConfig())
-	if err != nil {
-		return fmt.Errorf("create client: %w", err)
-	}
+	var sw *sourcewatcher.Reconciler
 	if !l.real {
+		f, err := l.facts()
+		if err != nil {
+			return err
+		}
+		sw = sourcewatcher.New(sourcewatcher.Options{Addr: "127.0.0.1:0", Prefer: strings.TrimPrefix(f.Artifacts, "http://"),
+			StorageDir: filepath.Join(l.dir(), "artifacts")})
+		if err := sw.SetupWithManager(mgr); err != nil {
+			return err
+		}
+		cs, err := kubernetes.NewForConfig(c.RESTConfig())
+		if err != nil {
+			return fmt.Errorf("create client: %w", err)
+		}
 		runner := &OperatorRunner{Client: cs, Start: c.StartProcess, Dir: filepath.Join(l.dir(), "operator"),
 			Kubeconfig: filepath.Join(l.dir(), "kubeconfig"), Progress: l.rep}
 		if err := mgr.Add(runnable(runner.Run)); err != nil {
 			return fmt.Errorf("add operator runner: %w", err)
 		}
 	}
-	if l.store.Request().IgnoreSimulatedWebhooks {
+	if l.relax {
 		relaxer := &webhooks.Relaxer{Client: mgr.GetClient(), Report: func(kind, name string, hooks []string) {
 			l.rep.Begin(fmt.Sprintf("%s %s: failurePolicy Ignore", kind, name)).
 				Skip(fmt.Sprintf("%s: served only by simulated pods", strings.Join(hooks, ", ")))
@@ -290,6 +301,9 @@ func (l *lab) startControllers(ctx context.Context, step progress.Step) error {
 		}
 		return <-done
 	})
+	if sw == nil {
+		return nil
+	}
 	step.Status("artifacts at %s", sw.URL())
 	return state.UpdateFacts(l.store, func(f *facts) { f.Artifacts = sw.URL() })
 }

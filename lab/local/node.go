@@ -20,7 +20,7 @@ import (
 // The real node's actions (not in a kwok-only lab, LAB_LOCAL_NODES=kwok).
 const (
 	ActionNodeNetwork = "Preparing the real node's network (namespace, link)"
-	ActionImages      = "Building the lab's images (pause, CoreDNS)"
+	ActionImages      = "Building the lab's images (pause, CoreDNS, Flux)"
 	ActionRealNode    = "Starting the real node (containerd, kubelet, kube-proxy)"
 	ActionDNS         = "Starting CoreDNS"
 	nodeDirName       = "node"
@@ -30,8 +30,11 @@ const (
 // as kubeadm places it.
 var ClusterDNS = netip.MustParseAddr("10.96.0.10")
 
-// labImages are the images the lab itself runs on its real node.
-var labImages = []string{images.Pause, images.CoreDNS}
+// labImages are the images the lab itself runs on its real node: the sandbox, the cluster DNS
+// and the Flux controllers of the operator's Flux pod (the operator's own image is the
+// platform's: the e2e pushes it, built from the tree it tests).
+var labImages = []string{images.Pause, images.CoreDNS, images.SourceController, images.HelmController,
+	images.SourceWatcher, images.KustomizeController, images.NotificationController}
 
 func (l *lab) nodeDir() string { return filepath.Join(l.dir(), nodeDirName) }
 

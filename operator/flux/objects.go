@@ -104,14 +104,14 @@ func deployment(labels map[string]string) *appsv1.Deployment {
 						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 					},
 					Containers: []corev1.Container{
-						container(SourceController, "http-sc", SourceControllerStoragePort, "/data/source-controller",
+						container(SourceController, "http-sc", SourceControllerStoragePort,
 							"--storage-adv-addr=flux.$(RUNTIME_NAMESPACE).svc", "--concurrent=5", "--requeue-dependency=30s"),
-						container(HelmController, "", 0, "",
+						container(HelmController, "", 0,
 							"--feature-gates=ExternalArtifact=true", "--concurrent=5", "--requeue-dependency=30s"),
-						container(SourceWatcher, "http-sw", SourceWatcherStoragePort, "/data/source-watcher",
+						container(SourceWatcher, "http-sw", SourceWatcherStoragePort,
 							"--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc", "--concurrent=20"),
-						container(KustomizeController, "", 0, "", "--feature-gates=ExternalArtifact=true", "--concurrent=5"),
-						container(NotificationController, "", 0, "",
+						container(KustomizeController, "", 0, "--feature-gates=ExternalArtifact=true", "--concurrent=5"),
+						container(NotificationController, "", 0,
 							fmt.Sprintf("--events-addr=:%d", NotificationEventsPort), "--receiverAddr=:9292"),
 					},
 				},
@@ -120,7 +120,10 @@ func deployment(labels map[string]string) *appsv1.Deployment {
 	}
 }
 
-func container(c Component, portName string, storagePort int32, storagePath string, extra ...string) corev1.Container {
+// container is controller c's container. Each mounts its own subdirectory of the pod's data
+// volume at /data (the kubelet creates it), which is where the two with an artifact store
+// (storagePort set) keep it: source-controller refuses a storage path that does not exist.
+func container(c Component, portName string, storagePort int32, extra ...string) corev1.Container {
 	p := controllerPorts[c.Name]
 	args := []string{
 		"--watch-all-namespaces", "--enable-leader-election=false", "--log-encoding=json",
@@ -130,7 +133,7 @@ func container(c Component, portName string, storagePort int32, storagePath stri
 		args = append(args, fmt.Sprintf("--events-addr=http://localhost:%d/", NotificationEventsPort))
 	}
 	if storagePort != 0 {
-		args = append(args, fmt.Sprintf("--storage-addr=:%d", storagePort), "--storage-path="+storagePath)
+		args = append(args, fmt.Sprintf("--storage-addr=:%d", storagePort), "--storage-path=/data")
 	}
 	args = append(args, extra...)
 	ctr := corev1.Container{
@@ -152,7 +155,7 @@ func container(c Component, portName string, storagePort int32, storagePath stri
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
 		}},
-		VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "tmp", MountPath: "/tmp"}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data", SubPath: c.Name}, {Name: "tmp", MountPath: "/tmp", SubPath: c.Name}},
 	}
 	if storagePort != 0 {
 		ctr.Ports = append(ctr.Ports, corev1.ContainerPort{Name: portName, ContainerPort: storagePort})

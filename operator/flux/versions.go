@@ -8,7 +8,8 @@
 // The set is Flux 2.7, the newest the local lane can build and run from the Go module proxy, so
 // the CRDs the operator installs are exactly those its controllers serve. Upstream Cozystack's
 // 2.8 set (source-controller v1.8.0, helm-controller v1.5.0, source-watcher v2.1.0) is a later
-// bump of these lines.
+// bump of these lines. notification-controller is Flux 2.6's v1.6.0: the module proxy refuses
+// every v1.7 (and v1.8) release of it, and the lab builds each controller it runs from there.
 package flux
 
 // Component is one Flux controller: the module its API types come from and its image.
@@ -39,7 +40,7 @@ var (
 	}
 	NotificationController = Component{
 		Name: "notification-controller", APIModule: "github.com/fluxcd/notification-controller/api",
-		Version: "v1.7.3", Image: "ghcr.io/fluxcd/notification-controller:v1.7.3",
+		Version: "v1.6.0", Image: "ghcr.io/fluxcd/notification-controller:v1.6.0",
 	}
 )
 

@@ -35,11 +35,13 @@ type config struct {
 	eventsAddr               string
 	concurrent               int
 	runtimeNamespace         string
+	sourceLocalhost          string
 	zap                      zap.Options
 }
 
 func main() {
 	cfg, err := parseFlags(flag.CommandLine, os.Args[1:], os.Getenv("RUNTIME_NAMESPACE"))
+	cfg.sourceLocalhost = os.Getenv("SOURCE_CONTROLLER_LOCALHOST")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "source-watcher:", err)
 		os.Exit(2)
@@ -59,7 +61,7 @@ func parseFlags(fs *flag.FlagSet, args []string, namespace string) (config, erro
 	fs.StringVar(&cfg.healthAddr, "health-addr", ":9440", "address the /healthz and /readyz probes bind to")
 	fs.StringVar(&cfg.storageAddr, "storage-addr", ":9090", "address the artifacts are served on; the host must be 127.0.0.1 or empty (loopback: the stand-in serves without authentication)")
 	fs.StringVar(&cfg.storagePath, "storage-path", "/data", "directory the artifacts are stored in")
-	fs.StringVar(&cfg.storageAdvAddr, "storage-adv-addr", "", "ignored: the stand-in advertises the address it listens on")
+	fs.StringVar(&cfg.storageAdvAddr, "storage-adv-addr", "", "host[:port] the artifact URLs name (the Service in front of the pod); empty: the listen address")
 	fs.BoolVar(&cfg.watchAllNamespaces, "watch-all-namespaces", true, "watch every namespace, not only RUNTIME_NAMESPACE")
 	fs.BoolVar(&cfg.leaderElection, "enable-leader-election", false, "elect a leader (a Lease in RUNTIME_NAMESPACE) before reconciling")
 	fs.StringVar(&cfg.logEncoding, "log-encoding", "json", "log encoding: json or console")
@@ -118,14 +120,16 @@ func run(ctx context.Context, cfg config) error {
 	if err := errors.Join(mgr.AddHealthzCheck("ping", healthz.Ping), mgr.AddReadyzCheck("ping", healthz.Ping)); err != nil {
 		return fmt.Errorf("add health checks: %w", err)
 	}
-	sw := sourcewatcher.New(sourcewatcher.Options{Addr: cfg.storageAddr, StorageDir: cfg.storagePath})
+	sw := sourcewatcher.New(sourcewatcher.Options{
+		Addr: cfg.storageAddr, AdvertiseAddr: cfg.storageAdvAddr, StorageDir: cfg.storagePath,
+		// As upstream: in the Flux pod, source artifacts come from source-controller on the
+		// pod's loopback, whatever host their URLs name.
+		SourceLocalhost: cfg.sourceLocalhost,
+	})
 	if err := sw.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if cfg.storageAdvAddr != "" {
-		log.Info("--storage-adv-addr is not supported by the stand-in; artifacts are advertised at the listen address",
-			"storageAdvAddr", cfg.storageAdvAddr, "url", sw.URL())
-	}
-	log.Info("serving artifacts", "url", sw.URL(), "storagePath", cfg.storagePath)
+	log.Info("serving artifacts", "listen", cfg.storageAddr, "url", sw.URL(), "storagePath", cfg.storagePath,
+		"sourceLocalhost", cfg.sourceLocalhost)
 	return mgr.Start(ctx)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"sync"
 )
@@ -22,16 +23,18 @@ const cacheSize = 16
 // keyed by digest, so rebuilding a generator whose sources did not change downloads nothing.
 type fetcher struct {
 	client *http.Client
-	mu     sync.Mutex
-	trees  map[string]Tree
-	order  []string
+	// localhost, when set, replaces the host of every artifact URL (SOURCE_CONTROLLER_LOCALHOST).
+	localhost string
+	mu        sync.Mutex
+	trees     map[string]Tree
+	order     []string
 }
 
-func newFetcher(c *http.Client) *fetcher {
+func newFetcher(c *http.Client, localhost string) *fetcher {
 	if c == nil {
 		c = http.DefaultClient
 	}
-	return &fetcher{client: c, trees: map[string]Tree{}}
+	return &fetcher{client: c, localhost: localhost, trees: map[string]Tree{}}
 }
 
 // fetch returns the tree of the artifact at url whose digest is "sha256:<hex>". Trees are
@@ -68,6 +71,14 @@ func (f *fetcher) fetch(ctx context.Context, url, digest string) (Tree, error) {
 }
 
 func (f *fetcher) download(ctx context.Context, url string) ([]byte, error) {
+	if f.localhost != "" {
+		u, err := neturl.Parse(url)
+		if err != nil {
+			return nil, fmt.Errorf("download artifact %s: %w", url, err)
+		}
+		u.Host = f.localhost
+		url = u.String()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("download artifact %s: %w", url, err)

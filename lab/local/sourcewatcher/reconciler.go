@@ -34,6 +34,15 @@ type Options struct {
 	Prefer string
 	// StorageDir holds the built tarballs; it is created if missing.
 	StorageDir string
+	// AdvertiseAddr, when set, is the host[:port] the artifact URLs name instead of the listen
+	// address, as upstream's --storage-adv-addr: in a pod, the Service in front of it
+	// ("source-watcher.cozy-fluxcd.svc"), which helm-controller recognises and rewrites to its
+	// SOURCE_WATCHER_LOCALHOST.
+	AdvertiseAddr string
+	// SourceLocalhost, when set, is the host:port source artifacts are downloaded from instead of
+	// the host their URL names, as upstream's SOURCE_CONTROLLER_LOCALHOST: in the Flux pod,
+	// source-controller on the pod's loopback.
+	SourceLocalhost string
 	// HTTPClient downloads source artifacts; nil means http.DefaultClient.
 	HTTPClient *http.Client
 }
@@ -50,11 +59,15 @@ type Reconciler struct {
 
 // New returns a Reconciler for opts; SetupWithManager starts it.
 func New(opts Options) *Reconciler {
-	return &Reconciler{opts: opts, store: &storage{root: opts.StorageDir}, fetcher: newFetcher(opts.HTTPClient)}
+	return &Reconciler{opts: opts, store: &storage{root: opts.StorageDir}, fetcher: newFetcher(opts.HTTPClient, opts.SourceLocalhost)}
 }
 
-// URL is the base URL the artifacts are served under, known once SetupWithManager has run.
+// URL is the base URL the artifacts are advertised under: Options.AdvertiseAddr when set, else
+// the listen address, known once SetupWithManager has run.
 func (r *Reconciler) URL() string {
+	if r.opts.AdvertiseAddr != "" {
+		return "http://" + r.opts.AdvertiseAddr
+	}
 	if r.listener == nil {
 		return ""
 	}

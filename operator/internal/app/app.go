@@ -29,6 +29,7 @@ import (
 	"github.com/cozylab/cozylab/operator/internal/releases"
 	"github.com/cozylab/cozylab/operator/internal/scheme"
 	"github.com/cozylab/cozylab/operator/internal/valuesreplicator"
+	"github.com/cozylab/cozylab/operator/version"
 )
 
 // Bootstrap bounds, as upstream.
@@ -92,7 +93,7 @@ func Run(ctx context.Context, cfg config.Config, restCfg *rest.Config, log logr.
 	if !cfg.DisableTelemetry {
 		log.V(1).Info("telemetry is not implemented; nothing is sent", "endpoint", cfg.TelemetryEndpoint)
 	}
-	log.Info("starting controllers", "leaderElection", cfg.LeaderElect)
+	log.Info("starting controllers", "version", version.Version, "leaderElection", cfg.LeaderElect)
 	return mgr.Start(ctx)
 }
 
@@ -119,7 +120,7 @@ func Bootstrap(ctx context.Context, cfg config.Config, c client.WithWatch, log l
 		log.Info("installing Flux")
 		endpoint := install.APIEndpoint{Host: os.Getenv("KUBERNETES_SERVICE_HOST"), Port: os.Getenv("KUBERNETES_SERVICE_PORT")}
 		if err := withTimeout(ctx, fluxTimeout, func(ctx context.Context) error {
-			return install.Flux(ctx, c, endpoint, fluxTimeout)
+			return install.Flux(ctx, c, install.FluxOptions{Endpoint: endpoint, RequeueDependency: cfg.FluxRequeueDependency}, fluxTimeout)
 		}); err != nil {
 			return err
 		}

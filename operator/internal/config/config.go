@@ -35,6 +35,9 @@ type Config struct {
 	EnableHTTP2   bool
 	InstallCRDs   bool
 	InstallFlux   bool
+	// FluxRequeueDependency is how often the installed source- and helm-controller re-check an
+	// object waiting on a dependency (their --requeue-dependency): Flux's 30s as shipped.
+	FluxRequeueDependency time.Duration
 
 	DisableTelemetry  bool
 	TelemetryEndpoint string
@@ -60,6 +63,7 @@ type Config struct {
 // raw holds flag values before validation.
 type raw struct {
 	telemetryInterval, hrInterval, hrRetry, hrInstall, hrUpgrade string
+	fluxRequeue                                                  string
 	maxHistory, maxRetries                                       int
 	ref, selector                                                string
 }
@@ -81,6 +85,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "allow HTTP/2 for the metrics server (off: HTTP/2 rapid-reset mitigations)")
 	fs.BoolVar(&c.InstallCRDs, "install-crds", false, "apply the Package and PackageSource CRDs on start and wait for them")
 	fs.BoolVar(&c.InstallFlux, "install-flux", false, "apply the embedded Flux distribution on start")
+	fs.StringVar(&r.fluxRequeue, "flux-requeue-dependency", "30s", "--requeue-dependency of the installed source- and helm-controller: how soon a release waiting on another is checked again (a positive duration)")
 	fs.BoolVar(&c.DisableTelemetry, "disable-telemetry", false, "accepted for compatibility; this operator sends no telemetry")
 	fs.StringVar(&c.TelemetryEndpoint, "telemetry-endpoint", "https://telemetry.cozystack.io", "accepted for compatibility; nothing is sent")
 	fs.StringVar(&r.telemetryInterval, "telemetry-interval", "15m", "accepted for compatibility (a positive duration)")
@@ -122,6 +127,7 @@ func (c *Config) validate(r raw) error {
 	dur("helmrelease-retry-interval", r.hrRetry, &c.HelmRelease.RetryInterval)
 	dur("helmrelease-install-timeout", r.hrInstall, &c.HelmRelease.InstallTimeout)
 	dur("helmrelease-upgrade-timeout", r.hrUpgrade, &c.HelmRelease.UpgradeTimeout)
+	dur("flux-requeue-dependency", r.fluxRequeue, &c.FluxRequeueDependency)
 	if r.maxHistory < 0 {
 		errs = append(errs, fmt.Errorf("--helmrelease-max-history=%d: want 0 (unlimited) or more", r.maxHistory))
 	}

@@ -43,6 +43,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 	}{
 		{[]string{"--helmrelease-interval=0s"}, `--helmrelease-interval="0s": want a positive duration`},
 		{[]string{"--helmrelease-retry-interval=soon"}, `--helmrelease-retry-interval="soon": want a duration such as 30s, 5m or 1h`},
+		{[]string{"--flux-requeue-dependency=0s"}, `--flux-requeue-dependency`},
 		{[]string{"--helmrelease-install-timeout=-1m"}, "--helmrelease-install-timeout"},
 		{[]string{"--helmrelease-upgrade-timeout=x"}, "--helmrelease-upgrade-timeout"},
 		{[]string{"--telemetry-interval=0"}, "--telemetry-interval"},

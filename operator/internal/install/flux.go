@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,24 +19,54 @@ import (
 // fields leave the manifests alone.
 type APIEndpoint struct{ Host, Port string }
 
+// FluxOptions adjust the embedded Flux distribution to the cluster.
+type FluxOptions struct {
+	// Endpoint is the API server the host-network controllers use.
+	Endpoint APIEndpoint
+	// RequeueDependency, when set, replaces the --requeue-dependency of the controllers that
+	// have one (source- and helm-controller; 30s as shipped).
+	RequeueDependency time.Duration
+}
+
 // Flux installs the Flux distribution in two stages: its CRDs, waited for until Established,
 // then the namespace, RBAC, services and controllers. It does not wait for the controllers to
 // run: their readiness is the platform's business, and a cluster without a CNI yet must still
 // get them scheduled.
-func Flux(ctx context.Context, c client.WithWatch, endpoint APIEndpoint, timeout time.Duration) error {
+func Flux(ctx context.Context, c client.WithWatch, o FluxOptions, timeout time.Duration) error {
 	if err := CRDs(ctx, c, fluxcrds.FS, nil, timeout); err != nil {
 		return fmt.Errorf("install Flux: %w", err)
 	}
-	objs := flux.Objects()
-	for _, o := range objs {
-		if d, ok := o.(*appsv1.Deployment); ok {
-			withAPIEndpoint(&d.Spec.Template.Spec, endpoint)
-		}
-	}
+	objs := FluxObjects(o)
 	if err := ApplyObjects(ctx, c, objs...); err != nil {
 		return fmt.Errorf("install Flux: %w", err)
 	}
 	return nil
+}
+
+// FluxObjects are the Flux distribution's objects (not its CRDs) as o adjusts them.
+func FluxObjects(o FluxOptions) []client.Object {
+	objs := flux.Objects()
+	for _, obj := range objs {
+		if d, ok := obj.(*appsv1.Deployment); ok {
+			withAPIEndpoint(&d.Spec.Template.Spec, o.Endpoint)
+			if o.RequeueDependency > 0 {
+				withRequeueDependency(&d.Spec.Template.Spec, o.RequeueDependency)
+			}
+		}
+	}
+	return objs
+}
+
+// withRequeueDependency sets --requeue-dependency=d on every container that has the flag.
+func withRequeueDependency(spec *corev1.PodSpec, d time.Duration) {
+	const flag = "--requeue-dependency="
+	for i := range spec.Containers {
+		for j, a := range spec.Containers[i].Args {
+			if strings.HasPrefix(a, flag) {
+				spec.Containers[i].Args[j] = flag + d.String()
+			}
+		}
+	}
 }
 
 // withAPIEndpoint upserts KUBERNETES_SERVICE_HOST/PORT into every container of a host-network

@@ -136,9 +136,9 @@ func TestWaitNamesTheCRDThatDoesNotEstablish(t *testing.T) {
 func TestFluxInstallsControllersWithEndpoint(t *testing.T) {
 	ctx := context.Background()
 	c := testClient(t)
-	endpoint := APIEndpoint{Host: "localhost", Port: "7445"}
-	require.NoError(t, Flux(ctx, c, endpoint, time.Minute))
-	require.NoError(t, Flux(ctx, c, endpoint, time.Minute), "re-running on every start is a no-op")
+	opts := FluxOptions{Endpoint: APIEndpoint{Host: "localhost", Port: "7445"}, RequeueDependency: 5 * time.Second}
+	require.NoError(t, Flux(ctx, c, opts, time.Minute))
+	require.NoError(t, Flux(ctx, c, opts, time.Minute), "re-running on every start is a no-op")
 
 	dep := &appsv1.Deployment{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: flux.Namespace, Name: "flux"}, dep))
@@ -155,6 +155,17 @@ func TestFluxInstallsControllersWithEndpoint(t *testing.T) {
 		assert.Equal(t, "7445", env["KUBERNETES_SERVICE_PORT"], ctr.Name)
 		if ctr.Name == "helm-controller" || ctr.Name == "kustomize-controller" {
 			assert.Contains(t, ctr.Args, "--feature-gates=ExternalArtifact=true")
+		}
+		if ctr.Name == "helm-controller" || ctr.Name == "source-controller" {
+			assert.Contains(t, ctr.Args, "--requeue-dependency=5s", "%s: the option replaces the shipped 30s", ctr.Name)
+			assert.NotContains(t, ctr.Args, "--requeue-dependency=30s", ctr.Name)
+		}
+		// Each controller keeps its data in its own directory of the pod's volume, which the
+		// kubelet creates (source-controller refuses a missing storage path).
+		for _, m := range ctr.VolumeMounts {
+			if m.Name == "data" {
+				assert.Equal(t, ctr.Name, m.SubPath, ctr.Name)
+			}
 		}
 	}
 	var want []string

@@ -25,7 +25,7 @@ var variants = map[string]map[string]any{
 		"variant": "hosted", "platformVersion": "v1.6.0", "disableTelemetry": true,
 		"helmReleaseInterval": "30s", "helmReleaseRetryInterval": "1m", "helmReleaseInstallTimeout": "1h30m",
 		"helmReleaseUpgradeTimeout": "15m", "helmReleaseMaxHistory": 0, "platformSourceSecret": "packages-pull",
-		"platformSourceInsecure": true,
+		"platformSourceInsecure": true, "fluxRequeueDependency": "5s",
 	}},
 }
 
@@ -63,18 +63,19 @@ func TestSchemaRefuses(t *testing.T) {
 		values map[string]any
 		field  string
 	}{
-		"unknown variant":          {op("variant", "kind"), "/cozystackOperator/variant"},
-		"generic without host":     {op("variant", "generic"), "/cozystack/apiServerHost"},
-		"host with scheme":         {map[string]any{"cozystack": map[string]any{"apiServerHost": "https://10.0.0.1"}}, "/cozystack/apiServerHost"},
-		"duration without unit":    {op("helmReleaseInterval", "5"), "/cozystackOperator/helmReleaseInterval"},
-		"duration with bad unit":   {op("helmReleaseRetryInterval", "30sec"), "/cozystackOperator/helmReleaseRetryInterval"},
-		"duration as words":        {op("helmReleaseInstallTimeout", "ten minutes"), "/cozystackOperator/helmReleaseInstallTimeout"},
-		"negative duration":        {op("helmReleaseUpgradeTimeout", "-1m"), "/cozystackOperator/helmReleaseUpgradeTimeout"},
-		"negative max history":     {op("helmReleaseMaxHistory", -1), "/cozystackOperator/helmReleaseMaxHistory"},
-		"image tagged latest":      {op("image", "ghcr.io/cozystack/cozystack/cozystack-operator:latest"), "/cozystackOperator/image"},
-		"image without tag":        {op("image", "ghcr.io/cozystack/cozystack/cozystack-operator"), "/cozystackOperator/image"},
-		"source url without proto": {op("platformSourceUrl", "ghcr.io/x/y"), "/cozystackOperator/platformSourceUrl"},
-		"unknown key":              {op("replicas", 2), "/cozystackOperator"},
+		"unknown variant":             {op("variant", "kind"), "/cozystackOperator/variant"},
+		"generic without host":        {op("variant", "generic"), "/cozystack/apiServerHost"},
+		"host with scheme":            {map[string]any{"cozystack": map[string]any{"apiServerHost": "https://10.0.0.1"}}, "/cozystack/apiServerHost"},
+		"duration without unit":       {op("helmReleaseInterval", "5"), "/cozystackOperator/helmReleaseInterval"},
+		"duration with bad unit":      {op("helmReleaseRetryInterval", "30sec"), "/cozystackOperator/helmReleaseRetryInterval"},
+		"Flux requeue not a duration": {op("fluxRequeueDependency", "soon"), "/cozystackOperator/fluxRequeueDependency"},
+		"duration as words":           {op("helmReleaseInstallTimeout", "ten minutes"), "/cozystackOperator/helmReleaseInstallTimeout"},
+		"negative duration":           {op("helmReleaseUpgradeTimeout", "-1m"), "/cozystackOperator/helmReleaseUpgradeTimeout"},
+		"negative max history":        {op("helmReleaseMaxHistory", -1), "/cozystackOperator/helmReleaseMaxHistory"},
+		"image tagged latest":         {op("image", "ghcr.io/cozystack/cozystack/cozystack-operator:latest"), "/cozystackOperator/image"},
+		"image without tag":           {op("image", "ghcr.io/cozystack/cozystack/cozystack-operator"), "/cozystackOperator/image"},
+		"source url without proto":    {op("platformSourceUrl", "ghcr.io/x/y"), "/cozystackOperator/platformSourceUrl"},
+		"unknown key":                 {op("replicas", 2), "/cozystackOperator"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -7,7 +7,7 @@ tool sigs.k8s.io/controller-tools/cmd/controller-gen
 require (
 	github.com/fluxcd/helm-controller/api v1.4.3
 	github.com/fluxcd/kustomize-controller/api v1.7.3
-	github.com/fluxcd/notification-controller/api v1.7.3
+	github.com/fluxcd/notification-controller/api v1.6.0
 	github.com/fluxcd/source-controller/api v1.7.2
 	github.com/fluxcd/source-watcher/api/v2 v2.0.3
 )

@@ -33,6 +33,9 @@ stays on because that surge briefly runs two managers.
 {{- with $o.helmReleaseUpgradeTimeout }}
 - --helmrelease-upgrade-timeout={{ . }}
 {{- end }}
+{{- with $o.fluxRequeueDependency }}
+- --flux-requeue-dependency={{ . }}
+{{- end }}
 {{- with toString $o.helmReleaseMaxHistory }}
 - --helmrelease-max-history={{ . }}
 {{- end }}
