@@ -38,20 +38,7 @@ func E2e(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("the %s provider cannot run the platform", p.Name())
 	}
-	if lp, ok := p.(*local.Provider); ok {
-		if lp.Request.RealNode() {
-			v, err := realnode.ContainerdVersion()
-			if err != nil {
-				v = "(containerd not found: " + err.Error() + ")"
-			}
-			fmt.Fprintf(os.Stderr, "Local provider with a real node: %s runs containerd %s and kubelet %s; the operator, Flux and CoreDNS run there as pods, "+
-				"every pod whose images the lab has does too, the rest sit on kwok's simulated nodes; the control plane runs as processes.\n",
-				realnode.NodeName, v, bincache.KubernetesVersion)
-		} else {
-			fmt.Fprintln(os.Stderr, "Local provider, kwok only (LAB_LOCAL_NODES=kwok): real control plane and Flux as processes, every node simulated by kwok; "+
-				"the operator runs as a local process from its image, its Deployment sits on a kwok node.")
-		}
-	}
+	printLabMode(p)
 	keepGoing := e2e.KeepGoingByDefault(p.Name(), os.Getenv("E2E_PACKAGES"))
 	if v := os.Getenv("E2E_KEEP_GOING"); v != "" {
 		if keepGoing, err = strconv.ParseBool(v); err != nil {
@@ -81,4 +68,23 @@ func E2e(ctx context.Context) error {
 	}
 	fmt.Fprintf(os.Stderr, "Every HelmRelease is Ready. The lab stays up: export KUBECONFIG=%s; `go run mage.go lab:down` removes it.\n", p.Kubeconfig())
 	return nil
+}
+
+// printLabMode says in one line what runs where on a local lab: with its real node (containerd
+// and kubelet versions) or kwok only.
+func printLabMode(p provider.Provider) {
+	if lp, ok := p.(*local.Provider); ok {
+		if lp.Request.RealNode() {
+			v, err := realnode.ContainerdVersion()
+			if err != nil {
+				v = "(containerd not found: " + err.Error() + ")"
+			}
+			fmt.Fprintf(os.Stderr, "Local provider with a real node: %s runs containerd %s and kubelet %s; the operator, Flux and CoreDNS run there as pods, "+
+				"every pod whose images the lab has does too, the rest sit on kwok's simulated nodes; the control plane runs as processes.\n",
+				realnode.NodeName, v, bincache.KubernetesVersion)
+		} else {
+			fmt.Fprintln(os.Stderr, "Local provider, kwok only (LAB_LOCAL_NODES=kwok): real control plane and Flux as processes, every node simulated by kwok; "+
+				"the operator runs as a local process from its image, its Deployment sits on a kwok node.")
+		}
+	}
 }

@@ -23,7 +23,8 @@ import (
 const (
 	PackagesRepo = "cozystack-packages"
 	OperatorRepo = "cozystack-operator"
-	pushTag      = "lab"
+	// DefaultPushTag tags what a run pushes when Options.PushTag is empty.
+	DefaultPushTag = "lab"
 )
 
 // pushed are the references the installer chart points at.
@@ -53,7 +54,7 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 		return err
 	}
 	step.Status("pushing the operator image to %s", reg)
-	img, err := registry.PushBinaryImage(ctx, bin, fmt.Sprintf("%s/%s:%s", reg, OperatorRepo, pushTag), registry.ImageOptions{})
+	img, err := registry.PushBinaryImage(ctx, bin, fmt.Sprintf("%s/%s:%s", reg, OperatorRepo, e.o.pushTag()), registry.ImageOptions{})
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 		return err
 	}
 	step.Status("pushing %s (%d files) as a Flux artifact", e.o.packagesDir(), len(tree))
-	art, err := registry.PushDirectory(ctx, tree, fmt.Sprintf("%s/%s:%s", reg, PackagesRepo, pushTag),
+	art, err := registry.PushDirectory(ctx, tree, fmt.Sprintf("%s/%s:%s", reg, PackagesRepo, e.o.pushTag()),
 		registry.ArtifactMeta{Source: "cozylab", Revision: "lab"})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,10 +47,15 @@ type Options struct {
 	// more can progress, then fail listing every blocker by class (in junit.xml, one test case
 	// per HelmRelease, and in the diagnostics summary), instead of ending at the first.
 	KeepGoing bool
+	// PushTag tags the operator image and the packages artifact in the lab registry
+	// (DefaultPushTag when empty); the cluster names them by digest either way.
+	PushTag string
 	// ReportDir receives junit.xml and, on failure, the diagnostics bundle.
 	ReportDir string
 	Progress  progress.Reporter
 }
+
+func (o Options) pushTag() string { return cmp.Or(o.PushTag, DefaultPushTag) }
 
 // DefaultPlatformVariant is the platform variant the e2e installs when none is chosen: the one
 // with every example package. (v1alpha1.DefaultVariant, "default", is what an empty
@@ -71,6 +77,8 @@ type Result struct {
 	RealNodePods []string
 	// EchoPages are the URLs of the echo servers whose page another pod fetched.
 	EchoPages []string
+	// OperatorImage is the operator image the run pushed and installed, by digest.
+	OperatorImage string
 }
 
 // ActionResult is one action's outcome, for the timing table and JUnit.
@@ -147,6 +155,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	res.AllReady, res.Releases, res.RelaxedWebhooks, res.RealNodePods, res.EchoPages = e.readyDur, e.releases, e.relaxed, e.realPods, e.echoURLs
+	res.OperatorImage = e.pushed.operatorImage
 	if failed != nil {
 		res.Diagnostics, res.Archive = collect(ctx, e, failed)
 	}
