@@ -3,4 +3,4 @@
 package version
 
 // Version is the release this operator belongs to.
-const Version = "v0.0.0"
+const Version = "v0.1.0"
