@@ -25,20 +25,11 @@ import (
 // E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values, E2E_KEEP_GOING=1 every blocker listed; the lab stays up: lab:down removes it).
 func E2e(ctx context.Context) error {
 	start := time.Now()
-	// client-go reports transient watch errors (a CRD not installed yet) through klog; the
-	// waits show them in their status lines instead.
-	klog.SetLogger(logr.Discard())
-	term := progress.NewTerminal(os.Stderr)
-	defer term.Close()
-	p, err := decideLab(ctx)
+	term, p, lab, err := startLane(ctx)
 	if err != nil {
 		return err
 	}
-	lab, ok := p.(provider.Platform)
-	if !ok {
-		return fmt.Errorf("the %s provider cannot run the platform", p.Name())
-	}
-	printLabMode(p)
+	defer term.Close()
 	keepGoing := e2e.KeepGoingByDefault(p.Name(), os.Getenv("E2E_PACKAGES"))
 	if v := os.Getenv("E2E_KEEP_GOING"); v != "" {
 		if keepGoing, err = strconv.ParseBool(v); err != nil {
@@ -87,4 +78,22 @@ func printLabMode(p provider.Provider) {
 				"the operator runs as a local process from its image, its Deployment sits on a kwok node.")
 		}
 	}
+}
+
+// startLane is what every e2e lane begins with: client-go's klog silenced (it reports
+// transient watch errors, a CRD not installed yet, which the waits show in their status lines),
+// the terminal, the lab the environment chooses (it must run the platform) and the line saying
+// how it runs.
+func startLane(ctx context.Context) (*progress.Terminal, provider.Provider, provider.Platform, error) {
+	klog.SetLogger(logr.Discard())
+	p, err := decideLab(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lab, ok := p.(provider.Platform)
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("the %s provider cannot run the platform", p.Name())
+	}
+	printLabMode(p)
+	return progress.NewTerminal(os.Stderr), p, lab, nil
 }

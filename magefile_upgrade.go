@@ -10,13 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/magefile/mage/mg"
-	"k8s.io/klog/v2"
 
 	"github.com/cozylab/cozylab/e2e"
 	"github.com/cozylab/cozylab/internal/progress"
-	"github.com/cozylab/cozylab/lab/provider"
 )
 
 // E2E holds the e2e lanes besides the main one (mage e2e).
@@ -27,18 +24,11 @@ type E2E mg.Namespace
 // nothing was lost (E2E_VARIANT as for e2e; the lab stays up: lab:down removes it).
 func (E2E) Upgrade(ctx context.Context) error {
 	start := time.Now()
-	klog.SetLogger(logr.Discard())
-	term := progress.NewTerminal(os.Stderr)
-	defer term.Close()
-	p, err := decideLab(ctx)
+	term, p, lab, err := startLane(ctx)
 	if err != nil {
 		return err
 	}
-	lab, ok := p.(provider.Platform)
-	if !ok {
-		return fmt.Errorf("the %s provider cannot run the platform", p.Name())
-	}
-	printLabMode(p)
+	defer term.Close()
 	reports := filepath.Join("_out", "e2e-upgrade")
 	res, err := e2e.Upgrade(ctx, e2e.UpgradeOptions{
 		Options: e2e.Options{RepoRoot: ".", Lab: lab, Variant: os.Getenv("E2E_VARIANT"), ReportDir: reports, Progress: term},

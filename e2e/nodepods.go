@@ -58,6 +58,11 @@ func podProblem(p *corev1.Pod) (problem string, stuck bool) {
 	if p.Status.Phase == corev1.PodSucceeded {
 		return "", false
 	}
+	if p.Status.Phase == corev1.PodFailed && ownedByJob(p) {
+		// A Job retries in a new pod: its failed attempts are its own business, and whoever
+		// ran the Job (a Helm hook, a release) reports whether it succeeded in the end.
+		return "", false
+	}
 	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
 		if w := cs.State.Waiting; w != nil && slices.Contains(stuckReasons, w.Reason) {
 			return fmt.Sprintf("container %s: %s: image %s: %s", cs.Name, w.Reason, cs.Image, w.Message), true
@@ -75,6 +80,16 @@ func podProblem(p *corev1.Pod) (problem string, stuck bool) {
 		}
 	}
 	return "", false
+}
+
+// ownedByJob reports whether a Job controls the pod.
+func ownedByJob(p *corev1.Pod) bool {
+	for _, o := range p.OwnerReferences {
+		if o.Kind == "Job" && o.Controller != nil && *o.Controller {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRealNodePods waits until every pod on a real node runs Ready without restarts; it ends

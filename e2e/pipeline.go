@@ -112,6 +112,7 @@ type stage struct {
 var stages = []stage{
 	{"lab up", labUp},
 	{"push artifacts", pushArtifacts},
+	{"point the platform's migrations at the new operator", pointMigrations},
 	{"install the installer chart", installInstaller},
 	{"wait for the operator and the platform source", waitOperator},
 	{"create the platform Package", createPlatform},

@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -145,6 +146,51 @@ func generatorsCurrent(ctx context.Context, c client.Client, source client.Objec
 	return errors.Join(behind...)
 }
 
+// platformPackage is the platform Package this run applies: the variant, the user's values and
+// migrations on, as on a real platform — an upgrade's pre-upgrade hook runs them in a pod of
+// the operator image this run pushed (a fresh install has nothing to migrate).
+func platformPackage(e *env) (*v1alpha1.Package, error) {
+	user, err := e.o.platformValues()
+	if err != nil {
+		return nil, err
+	}
+	values, err := json.Marshal(mergeValues(user, map[string]any{"migrations": map[string]any{"enabled": true, "image": e.pushed.operatorImage}}))
+	if err != nil {
+		return nil, fmt.Errorf("encode the platform values: %w", err)
+	}
+	return &v1alpha1.Package{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Package"},
+		ObjectMeta: metav1.ObjectMeta{Name: PlatformPackage},
+		Spec: v1alpha1.PackageSpec{Variant: e.o.Variant, Components: map[string]v1alpha1.PackageComponent{
+			"platform": {Values: &apiextensionsv1.JSON{Raw: values}},
+		}},
+	}, nil
+}
+
+// pointMigrations, on a lab that already runs a platform, applies the platform Package with
+// this run's operator image before the installer points the platform source at the new
+// packages: the new platform chart's pre-upgrade hook then runs the new migrations, not the
+// previous run's image (which knows only the old ones). On a fresh lab it does nothing.
+func pointMigrations(ctx context.Context, e *env, step progress.Step) error {
+	err := e.c.Get(ctx, client.ObjectKey{Name: PlatformPackage}, &v1alpha1.Package{})
+	if apierrors.IsNotFound(err) || apimeta.IsNoMatchError(err) {
+		step.Status("no platform yet: nothing to point")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read Package %s: %w", PlatformPackage, err)
+	}
+	pkg, err := platformPackage(e)
+	if err != nil {
+		return err
+	}
+	step.Status("migrations image %s", e.pushed.operatorImage)
+	if err := e.c.Patch(ctx, pkg, client.Apply, client.FieldOwner("cozylab-e2e"), client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply Package %s: %w", PlatformPackage, err)
+	}
+	return nil
+}
+
 // createPlatform creates (or updates) the platform Package with the chosen variant, after
 // checking the variant exists.
 func createPlatform(ctx context.Context, e *env, step progress.Step) error {
@@ -160,20 +206,9 @@ func createPlatform(ctx context.Context, e *env, step progress.Step) error {
 		return fmt.Errorf("unknown platform variant %q: the PackageSource %s offers %s (set E2E_VARIANT)",
 			e.o.Variant, PlatformPackage, strings.Join(variants, ", "))
 	}
-	user, err := e.o.platformValues()
+	pkg, err := platformPackage(e)
 	if err != nil {
 		return err
-	}
-	values, err := json.Marshal(mergeValues(user, map[string]any{"migrations": map[string]any{"image": e.pushed.operatorImage}}))
-	if err != nil {
-		return fmt.Errorf("encode the platform values: %w", err)
-	}
-	pkg := &v1alpha1.Package{
-		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Package"},
-		ObjectMeta: metav1.ObjectMeta{Name: PlatformPackage},
-		Spec: v1alpha1.PackageSpec{Variant: e.o.Variant, Components: map[string]v1alpha1.PackageComponent{
-			"platform": {Values: &apiextensionsv1.JSON{Raw: values}},
-		}},
 	}
 	step.Status("variant %s", e.o.Variant)
 	objs := append([]client.Object{pkg}, e.o.ExtraObjects...)

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/e2e/releasewait"
+	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local/webhooks"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
@@ -51,8 +52,11 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
+// deploymentsTimeout bounds checkAll's wait for Deployments to become Available.
+const deploymentsTimeout = 3 * time.Minute
+
 // checkAll is the final gate: every Package Ready, every HelmRelease Ready, every Deployment
-// Available, each failure named.
+// Available (waited for), each failure named.
 func checkAll(ctx context.Context, e *env, step progress.Step) error {
 	var errs []error
 	pkgs := &v1alpha1.PackageList{}
@@ -73,14 +77,23 @@ func checkAll(ctx context.Context, e *env, step progress.Step) error {
 			errs = append(errs, fmt.Errorf("HelmRelease %s/%s not Ready: %s", hr.Namespace, hr.Name, o.Detail()))
 		}
 	}
+	// A Deployment becomes Available once its pods pass their readiness probes, which may be
+	// a probe period after the releases they serve are Ready (Flux's own pod): this part waits.
 	deps := &appsv1.DeploymentList{}
-	if err := e.c.List(ctx, deps); err != nil {
-		return fmt.Errorf("list Deployments: %w", err)
-	}
-	for _, d := range deps.Items {
-		if ok, why := deploymentAvailable(&d); !ok {
-			errs = append(errs, fmt.Errorf("Deployment %s/%s not Available: %s", d.Namespace, d.Name, why))
+	available := condition.Condition{Name: "every Deployment Available", Check: func(ctx context.Context) error {
+		if err := e.c.List(ctx, deps); err != nil {
+			return fmt.Errorf("list Deployments: %w", err)
 		}
+		var missing []error
+		for _, d := range deps.Items {
+			if ok, why := deploymentAvailable(&d); !ok {
+				missing = append(missing, fmt.Errorf("Deployment %s/%s not Available: %s", d.Namespace, d.Name, why))
+			}
+		}
+		return errors.Join(missing...)
+	}}
+	if err := condition.Wait(ctx, available, condition.Poll{Interval: 500 * time.Millisecond, Timeout: deploymentsTimeout}, condition.StepReporter(step)); err != nil {
+		errs = append(errs, err)
 	}
 	relaxed, err := relaxedWebhooks(ctx, e.c)
 	if err != nil {

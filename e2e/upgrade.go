@@ -164,11 +164,9 @@ func Upgrade(ctx context.Context, o UpgradeOptions) (UpgradeResult, error) {
 	upStart := time.Now()
 	res.Upgrade, err = Run(ctx, up)
 	res.UpgradeTime = untilReady(res.Upgrade.Actions)
-	migrations, failedMigration := hookMigrations(ctx, e, upStart)
-	saved.Migrations = append(saved.Migrations, migrations...) // a migration run twice shows twice
-	res.Migrations = saved.Migrations
-	if serr := saveUpgradeState(ctx, e.c, saved); serr != nil {
-		err = errors.Join(err, serr)
+	described, failedMigration := hookMigrations(ctx, e, upStart)
+	if now, serr := snapshot(ctx, e.c); serr == nil {
+		res.Migrations = migrationsRun(before.history, now.history, described)
 	}
 	if step.Done(err) != nil {
 		res.Diagnostics, res.Archive = res.Upgrade.Diagnostics, res.Upgrade.Archive
@@ -293,7 +291,9 @@ func untilReady(actions []ActionResult) time.Duration {
 
 // platformState is what an upgrade must keep.
 type platformState struct {
-	version  string
+	version string
+	// history is cozystack-version's record of the migrations run, one per line.
+	history  []string
 	releases map[string]hrState
 	// values are the values Secrets by namespace: the platform's and its replicas.
 	values map[string]map[string][]byte
@@ -313,6 +313,11 @@ func snapshot(ctx context.Context, c client.Client) (platformState, error) {
 		return s, fmt.Errorf("read ConfigMap cozystack-version: %w", err)
 	}
 	s.version = cm.Data["version"]
+	for _, line := range strings.Split(cm.Data["history"], "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			s.history = append(s.history, line)
+		}
+	}
 	hrs := &helmv2.HelmReleaseList{}
 	if err := c.List(ctx, hrs); err != nil {
 		return s, fmt.Errorf("list HelmReleases: %w", err)
@@ -351,13 +356,9 @@ func checkUpgrade(ctx context.Context, e *env, before platformState, res *Upgrad
 	for n := from; n < res.To.MigrationTarget; n++ {
 		want = append(want, fmt.Sprintf("%d → %d", n, n+1))
 	}
-	var ran []string
-	for _, m := range res.Migrations {
-		num, _, _ := strings.Cut(m, ":")
-		ran = append(ran, num)
-	}
+	ran := migrationsRun(before.history, after.history, nil)
 	if !slices.Equal(want, ran) {
-		errs = append(errs, fmt.Errorf("migrations run: %v, want each of %v once, in order", ran, want))
+		errs = append(errs, fmt.Errorf("migrations run (cozystack-version's history): %v, want each of %v once, in order", ran, want))
 	}
 	step.Status("platform version %s → %s, migrations run: %d", before.version, after.version, len(ran))
 
@@ -419,6 +420,26 @@ func checkUpgrade(ctx context.Context, e *env, before platformState, res *Upgrad
 	return errors.Join(errs...)
 }
 
+// migrationsRun are the migrations ("N → N+1") the history after has beyond the history
+// before, each with its description where the hook's log gave one ("N → N+1: what").
+func migrationsRun(before, after []string, described []string) []string {
+	var out []string
+	for i, line := range after {
+		if i < len(before) && before[i] == line {
+			continue
+		}
+		_, step, _ := strings.Cut(line, " ") // "<time> N → N+1"
+		for _, d := range described {
+			if strings.HasPrefix(d, step+":") {
+				step = d
+				break
+			}
+		}
+		out = append(out, step)
+	}
+	return out
+}
+
 // lostValues lists the value paths of before that after no longer has.
 func lostValues(prefix string, before, after map[string]any) []string {
 	var lost []string
@@ -437,29 +458,26 @@ func lostValues(prefix string, before, after map[string]any) []string {
 	return lost
 }
 
-// hookMigrations reads the logs of the pods of the migration hook Job created since the upgrade
-// began: the migrations that ran (in order, each once even when the Job retried a failed one)
-// and the one that failed, with its error.
+// hookMigrations reads the logs of the migration hook's pods created since the upgrade began:
+// the migrations they ran, with their descriptions (each once, however often the hook
+// retried), and the last one that failed, with its error.
 func hookMigrations(ctx context.Context, e *env, since time.Time) (ran []string, failed string) {
 	cs, err := kubernetes.NewForConfig(e.cfg)
 	if err != nil {
 		return nil, ""
 	}
-	job := &batchv1.Job{}
-	if err := e.c.Get(ctx, client.ObjectKey{Namespace: InstallerNS, Name: migrationHookJob}, job); err != nil {
-		return nil, "" // no migration ran: the hook renders no Job when there is nothing to migrate
-	}
-	if job.CreationTimestamp.Time.Before(since.Truncate(time.Second)) {
-		return nil, "" // an earlier upgrade's, kept for inspection: this one ran no hook
-	}
-	// The Job of this upgrade only: the one an earlier attempt made is deleted before the
-	// hook runs again, but its pods may linger until garbage collection.
+	// Every hook pod of this upgrade (Helm retries the upgrade, each time with a new Job; the
+	// pods of the deleted ones linger until garbage collection), not those of an earlier
+	// upgrade's Job, kept for inspection.
 	pods := &corev1.PodList{}
-	if err := e.c.List(ctx, pods, client.InNamespace(InstallerNS), client.MatchingLabels{batchv1.ControllerUidLabel: string(job.UID)}); err != nil {
+	if err := e.c.List(ctx, pods, client.InNamespace(InstallerNS), client.MatchingLabels{batchv1.JobNameLabel: migrationHookJob}); err != nil {
 		return nil, ""
 	}
 	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
 	for _, p := range pods.Items {
+		if p.CreationTimestamp.Time.Before(since.Truncate(time.Second)) {
+			continue
+		}
 		raw, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 		if err != nil {
 			continue
@@ -482,7 +500,8 @@ const migrationHookJob = "cozystack-migration-hook"
 
 // upgradeState is what an upgrade records in the lab once its install is done, so a re-run
 // after a failed upgrade (a migration that failed, fixed since) resumes it: the state before
-// the upgrade and the migrations run so far. It is removed when an upgrade passes its checks.
+// the upgrade (cozystack-version's history then tells which migrations ran since). It is
+// removed when an upgrade passes its checks.
 type upgradeState struct {
 	// From is the starting commit the install was made from.
 	From       string        `json:"from"`
@@ -496,6 +515,7 @@ const upgradeStateName = "cozylab-upgrade"
 
 type savedPlatform struct {
 	Version  string                       `json:"version"`
+	History  []string                     `json:"history,omitempty"`
 	Releases map[string]savedRelease      `json:"releases"`
 	Values   map[string]map[string][]byte `json:"values"`
 }
@@ -508,7 +528,7 @@ type savedRelease struct {
 }
 
 func savedState(s platformState) savedPlatform {
-	out := savedPlatform{Version: s.version, Releases: map[string]savedRelease{}, Values: s.values}
+	out := savedPlatform{Version: s.version, History: s.history, Releases: map[string]savedRelease{}, Values: s.values}
 	for k, r := range s.releases {
 		out.Releases[k] = savedRelease{UID: r.uid, Values: r.values, ValuesFrom: r.valuesFrom, Package: r.pkg}
 	}
@@ -516,7 +536,7 @@ func savedState(s platformState) savedPlatform {
 }
 
 func (s savedPlatform) state() platformState {
-	out := platformState{version: s.Version, releases: map[string]hrState{}, values: s.Values}
+	out := platformState{version: s.Version, history: s.History, releases: map[string]hrState{}, values: s.Values}
 	for k, r := range s.Releases {
 		out.releases[k] = hrState{uid: r.UID, values: r.Values, valuesFrom: r.ValuesFrom, pkg: r.Package}
 	}

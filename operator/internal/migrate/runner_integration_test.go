@@ -143,6 +143,7 @@ func TestRun(t *testing.T) {
 		cm := getVersion(t, c, "upgrade")
 		assertStamped(t, cm, 3)
 		assert.Equal(t, "platform", cm.Labels["team"], "labels set by others are kept")
+		assert.Regexp(t, `^\S+ 1 → 2\n\S+ 2 → 3\n$`, cm.Data[HistoryKey], "each completed migration once in the history, the failed attempt not at all")
 
 		res, err = Run(ctx, c, Options{Namespace: "upgrade", Migrations: ms, Target: 3})
 		require.NoError(t, err)

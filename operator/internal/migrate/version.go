@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +23,10 @@ const (
 	VersionConfigMap = "cozystack-version"
 	// VersionKey is the data key holding the version, a decimal integer.
 	VersionKey = "version"
+	// HistoryKey is the data key listing every migration the runner completed, one line each,
+	// oldest first: "<RFC 3339 time> <N> → <N+1>". Upstream keeps no such record; with it an
+	// upgrade can be checked to have run each migration exactly once.
+	HistoryKey = "history"
 
 	// annotationResourcePolicy "keep" stops `helm uninstall` of the platform deleting the record.
 	annotationResourcePolicy = "helm.sh/resource-policy"
@@ -117,6 +122,7 @@ func (s versionStore) advance(ctx context.Context, from, to int) error {
 			return fmt.Errorf("stamp ConfigMap %s version %d: %w: expected %d, found %d (is another migration run active?)", s.name(), to, errVersionMoved, from, cur)
 		}
 		markVersion(cm, to)
+		cm.Data[HistoryKey] += fmt.Sprintf("%s %d → %d\n", time.Now().UTC().Format(time.RFC3339), from, to)
 		if err := s.c.Update(ctx, cm, client.FieldOwner(FieldOwner)); err != nil {
 			return fmt.Errorf("stamp ConfigMap %s version %d: %w", s.name(), to, err)
 		}
