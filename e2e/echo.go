@@ -168,13 +168,13 @@ func fetchFromPod(ctx context.Context, e *env, cs kubernetes.Interface, ns, imag
 			if err := e.c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
 				return err
 			}
+			if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+				return nil // a failed fetch is retried below with a new pod
+			}
 			if problem, stuck := podProblem(pod); stuck {
-				return condition.Permanent(errors.New(problem))
+				return condition.Permanent(errors.New(problem)) // its image cannot run: no retry helps
 			}
-			if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
-				return fmt.Errorf("phase %s", pod.Status.Phase)
-			}
-			return nil
+			return fmt.Errorf("phase %s", pod.Status.Phase)
 		}}
 		err := condition.Wait(ctx, done, condition.Poll{Interval: 200 * time.Millisecond, Timeout: 2 * time.Minute}, nil)
 		raw, lerr := cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)

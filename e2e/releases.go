@@ -52,47 +52,49 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// deploymentsTimeout bounds checkAll's wait for Deployments to become Available.
-const deploymentsTimeout = 3 * time.Minute
+// checkTimeout bounds checkAll's wait.
+const checkTimeout = 3 * time.Minute
 
 // checkAll is the final gate: every Package Ready, every HelmRelease Ready, every Deployment
-// Available (waited for), each failure named.
+// Available (waited for, bounded), each failure named.
 func checkAll(ctx context.Context, e *env, step progress.Step) error {
-	var errs []error
+	// The releases' wait saw each Ready, but a platform that changed (a re-run with another
+	// variant or tree) may still be removing or upgrading what it no longer declares, and a
+	// Deployment becomes Available once its pods pass their readiness probes, a moment after
+	// the releases it serves (Flux's own pod): the gate waits, bounded, until all hold.
 	pkgs := &v1alpha1.PackageList{}
-	if err := e.c.List(ctx, pkgs); err != nil {
-		return fmt.Errorf("list Packages: %w", err)
-	}
-	for _, p := range pkgs.Items {
-		if o := releasewait.ClassifyPackage(&p); o.State != releasewait.Ready {
-			errs = append(errs, fmt.Errorf("Package %s not Ready: %s", p.Name, o.Detail()))
-		}
-	}
 	hrs := &helmv2.HelmReleaseList{}
-	if err := e.c.List(ctx, hrs); err != nil {
-		return fmt.Errorf("list HelmReleases: %w", err)
-	}
-	for _, hr := range hrs.Items {
-		if o := releasewait.Classify(&hr); o.State != releasewait.Ready {
-			errs = append(errs, fmt.Errorf("HelmRelease %s/%s not Ready: %s", hr.Namespace, hr.Name, o.Detail()))
-		}
-	}
-	// A Deployment becomes Available once its pods pass their readiness probes, which may be
-	// a probe period after the releases they serve are Ready (Flux's own pod): this part waits.
 	deps := &appsv1.DeploymentList{}
-	available := condition.Condition{Name: "every Deployment Available", Check: func(ctx context.Context) error {
+	all := condition.Condition{Name: "every Package and HelmRelease Ready, every Deployment Available", Check: func(ctx context.Context) error {
+		var errs []error
+		if err := e.c.List(ctx, pkgs); err != nil {
+			return fmt.Errorf("list Packages: %w", err)
+		}
+		for _, p := range pkgs.Items {
+			if o := releasewait.ClassifyPackage(&p); o.State != releasewait.Ready {
+				errs = append(errs, fmt.Errorf("Package %s not Ready: %s", p.Name, o.Detail()))
+			}
+		}
+		if err := e.c.List(ctx, hrs); err != nil {
+			return fmt.Errorf("list HelmReleases: %w", err)
+		}
+		for _, hr := range hrs.Items {
+			if o := releasewait.Classify(&hr); o.State != releasewait.Ready {
+				errs = append(errs, fmt.Errorf("HelmRelease %s/%s not Ready: %s", hr.Namespace, hr.Name, o.Detail()))
+			}
+		}
 		if err := e.c.List(ctx, deps); err != nil {
 			return fmt.Errorf("list Deployments: %w", err)
 		}
-		var missing []error
 		for _, d := range deps.Items {
 			if ok, why := deploymentAvailable(&d); !ok {
-				missing = append(missing, fmt.Errorf("Deployment %s/%s not Available: %s", d.Namespace, d.Name, why))
+				errs = append(errs, fmt.Errorf("Deployment %s/%s not Available: %s", d.Namespace, d.Name, why))
 			}
 		}
-		return errors.Join(missing...)
+		return errors.Join(errs...)
 	}}
-	if err := condition.Wait(ctx, available, condition.Poll{Interval: 500 * time.Millisecond, Timeout: deploymentsTimeout}, condition.StepReporter(step)); err != nil {
+	var errs []error
+	if err := condition.Wait(ctx, all, condition.Poll{Interval: 500 * time.Millisecond, Timeout: checkTimeout}, condition.StepReporter(step)); err != nil {
 		errs = append(errs, err)
 	}
 	relaxed, err := relaxedWebhooks(ctx, e.c)
