@@ -5,8 +5,12 @@ package e2e
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
+	"io"
 	"io/fs"
 	"maps"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	xproxy "golang.org/x/net/proxy"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -25,6 +30,7 @@ import (
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/proxy"
 	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
@@ -69,6 +75,41 @@ func TestLocalE2E(t *testing.T) {
 	suite := readJUnit(t, filepath.Join(reports, "junit.xml"))
 	assert.Equal(t, len(stages), suite.Tests)
 	assert.Zero(t, suite.Failures)
+
+	t.Run("the proxy reaches the echo Service by name and by address", func(t *testing.T) {
+		require.NotEmpty(t, res.EchoPages)
+		dial, err := lab.Dialer()
+		require.NoError(t, err)
+		s, err := proxy.Listen(proxy.Options{Addr: "127.0.0.1:0", Dial: dial})
+		require.NoError(t, err)
+		pctx, stop := context.WithCancel(ctx)
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(pctx) }()
+		defer func() { stop(); require.NoError(t, <-served) }()
+
+		c, err := client.New(mustConfig(t, lab), client.Options{Scheme: scheme()})
+		require.NoError(t, err)
+		svc := &corev1.Service{}
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "cozy-e2e-echo", Name: "echo"}, svc))
+		port := svc.Spec.Ports[0].Port
+		socks, err := xproxy.SOCKS5("tcp", s.Addr(), nil, xproxy.Direct)
+		require.NoError(t, err)
+		proxyURL, err := url.Parse("http://" + s.Addr())
+		require.NoError(t, err)
+		clients := map[string]*http.Client{
+			"SOCKS5h": {Timeout: time.Minute, Transport: &http.Transport{DialContext: socks.(xproxy.ContextDialer).DialContext}},
+			"HTTP":    {Timeout: time.Minute, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}},
+		}
+		for how, hc := range clients {
+			for _, host := range []string{"echo.cozy-e2e-echo.svc", "echo.cozy-e2e-echo.svc.cluster.local", svc.Spec.ClusterIP} {
+				resp, err := hc.Get(fmt.Sprintf("http://%s:%d/", host, port))
+				require.NoError(t, err, "%s to %s", how, host)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				assert.True(t, strings.HasPrefix(string(body), "echo from "), "%s to %s: %q", how, host, body)
+			}
+		}
+	})
 
 	t.Run("a re-run finds everything done", func(t *testing.T) {
 		rec := &progress.Recorder{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +29,7 @@ type Provider struct {
 var (
 	_ provider.Provider = (*Provider)(nil)
 	_ provider.Platform = (*Provider)(nil)
+	_ provider.Network  = (*Provider)(nil)
 )
 
 // New returns the provider of the local lab req under the state root.
@@ -148,3 +151,27 @@ func (p *Provider) ClusterRegistry() (string, error) { return p.Registry() }
 // Service (a pod on the real node, through kube-proxy) or, in a kwok-only lab, through the
 // runner's kubeconfig; no node-local endpoint is needed either way.
 func (p *Provider) OperatorVariant() string { return "hosted" }
+
+// Dialer implements provider.Network: with a real node, dials from inside its network
+// namespace (pods, Service IPs through its kube-proxy, names through the cluster DNS; the node
+// names node1 and srv1–3 as themselves); a kwok-only lab has no network of its own beyond this
+// host's loopback, so it dials on the host.
+func (p *Provider) Dialer() (func(ctx context.Context, network, address string) (net.Conn, error), error) {
+	store, err := p.Open()
+	if err != nil {
+		return nil, err
+	}
+	f, err := state.LoadFacts[facts](store)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := p.Status(context.Background()); err != nil || st.Phase != "up" {
+		return nil, fmt.Errorf("lab %s is not up (go run mage.go lab:up)", p.Request.Name)
+	}
+	if f.Node == nil {
+		var d net.Dialer
+		return d.DialContext, nil
+	}
+	hosts := map[string]netip.Addr{realnode.NodeName: f.Node.Node}
+	return realnode.Dialer(filepath.Join(store.Dir(), nodeDirName), ClusterDNS, hosts), nil
+}

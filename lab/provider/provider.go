@@ -13,6 +13,7 @@ package provider
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 
 	"github.com/cozylab/cozylab/internal/progress"
@@ -56,6 +57,12 @@ type Platform interface {
 	// OperatorVariant is the installer chart's cozystackOperator.variant for this lab
 	// ("hosted" where the operator reaches the API through a kubeconfig, "talos" on Talos).
 	OperatorVariant() string
+}
+
+// Network is the ability to reach into a lab's network from the host: the proxy's dialer.
+type Network interface {
+	// Dialer dials "host:port" in the lab's network, resolving names as the lab does.
+	Dialer() (func(ctx context.Context, network, address string) (net.Conn, error), error)
 }
 
 // RunFunc is what a provider's daemon runs: it brings the lab in store up (RunActions over the
