@@ -109,6 +109,18 @@ func TestLocalE2E(t *testing.T) {
 				assert.True(t, strings.HasPrefix(string(body), "echo from "), "%s to %s: %q", how, host, body)
 			}
 		}
+
+		// A real browser, as a user opens the lab's pages: Debian's chromium, headless,
+		// through the SOCKS5 proxy (Chromium resolves names through a SOCKS5 proxy).
+		chromium, err := exec.LookPath("chromium")
+		require.NoError(t, err, "install Chromium with: apt-get install chromium")
+		cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+s.Addr(), "--dump-dom",
+			fmt.Sprintf("http://echo.cozy-e2e-echo.svc:%d/", port))
+		out, err := cmd.Output()
+		require.NoError(t, err, "chromium: %s", out)
+		assert.Contains(t, string(out), "echo from ", "the page Chromium loaded through the proxy")
 	})
 
 	t.Run("a re-run finds everything done", func(t *testing.T) {
