@@ -121,6 +121,17 @@ func TestLocalE2E(t *testing.T) {
 		out, err := cmd.Output()
 		require.NoError(t, err, "chromium: %s", out)
 		assert.Contains(t, string(out), "echo from ", "the page Chromium loaded through the proxy")
+
+		// The lab page, served by the lab daemon on the lab's network, through the proxy.
+		page, err := lab.PageURL()
+		require.NoError(t, err)
+		resp, err := clients["HTTP"].Get(page)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Contains(t, string(body), "<h1>Lab e2e</h1>")
+		assert.Contains(t, string(body), "cozy-system/cozystack-platform", "the page lists the platform's releases")
+		assert.Contains(t, string(body), "node1", "and the nodes")
 	})
 
 	t.Run("a re-run finds everything done", func(t *testing.T) {

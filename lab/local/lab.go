@@ -56,6 +56,8 @@ type facts struct {
 	// Flux are source-controller's storage, metrics and health and helm-controller's metrics
 	// and health addresses.
 	Flux []string `json:"flux,omitempty"`
+	// Page is the lab page's URL.
+	Page string `json:"page,omitempty"`
 	// Node is the real node's plan (network, cgroup root), recorded before anything of it exists.
 	Node *realnode.Plan `json:"node,omitempty"`
 }
@@ -137,6 +139,7 @@ func (l *lab) actions() []provider.Action {
 	add(real, provider.Action{Name: ActionPlacement, Run: l.startPlacement})
 	add(!real, provider.Action{Name: ActionControllers, Run: l.startControllers})
 	add(real && l.relax, provider.Action{Name: ActionRelaxer, Run: l.startControllers})
+	add(true, provider.Action{Name: ActionPage, Run: l.startPage})
 	return out
 }
 

@@ -102,6 +102,10 @@ func (backend) Describe(store *state.Store, st *provider.Status) {
 	if f, _ := state.LoadFacts[facts](store); f.Registry != "" {
 		st.Components = append(st.Components, provider.Component{Name: "registry", Running: st.Phase == "up", Detail: f.Registry})
 	}
+	if f, _ := state.LoadFacts[facts](store); f.Page != "" {
+		st.Components = append(st.Components, provider.Component{Name: "lab page", Running: st.Phase == "up",
+			Detail: f.Page + " (open it through go run mage.go proxy)"})
+	}
 	for _, n := range DefaultNodes {
 		st.Nodes = append(st.Nodes, provider.Node{Name: n.Name, Address: "kwok (simulated)", Role: "control-plane"})
 	}
@@ -151,6 +155,22 @@ func (p *Provider) ClusterRegistry() (string, error) { return p.Registry() }
 // Service (a pod on the real node, through kube-proxy) or, in a kwok-only lab, through the
 // runner's kubeconfig; no node-local endpoint is needed either way.
 func (p *Provider) OperatorVariant() string { return "hosted" }
+
+// PageURL is the lab page's address, in the lab's network (reach it through the proxy).
+func (p *Provider) PageURL() (string, error) {
+	store, err := p.Open()
+	if err != nil {
+		return "", err
+	}
+	f, err := state.LoadFacts[facts](store)
+	if err != nil {
+		return "", err
+	}
+	if f.Page == "" {
+		return "", fmt.Errorf("lab %s serves no page: it is not up (go run mage.go lab:up)", p.Request.Name)
+	}
+	return f.Page, nil
+}
 
 // Dialer implements provider.Network: with a real node, dials from inside its network
 // namespace (pods, Service IPs through its kube-proxy, names through the cluster DNS; the node
