@@ -21,6 +21,7 @@ import (
 	"github.com/cozylab/cozylab/e2e/releasewait"
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/local/placement"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
 )
 
@@ -122,8 +123,15 @@ func checkEchoPage(ctx context.Context, e *env, step progress.Step) error {
 		if err := e.c.List(ctx, pods, client.InNamespace(d.Namespace), client.MatchingLabels(d.Spec.Selector.MatchLabels)); err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(pods.Items, func(p corev1.Pod) bool { return slices.Contains(nodes, p.Spec.NodeName) }) {
-			step.Status("echo %s/%s runs on a simulated node (its image is not in the lab): page not fetched", d.Namespace, d.Name)
+		// Every pod behind the Service must really run: one simulated pod (a rollout to an image
+		// the lab does not have — a tree whose images were not built here) is a Service
+		// endpoint that never answers.
+		if i := slices.IndexFunc(pods.Items, func(p corev1.Pod) bool {
+			return p.DeletionTimestamp == nil && !slices.Contains(nodes, p.Spec.NodeName)
+		}); i >= 0 {
+			p := pods.Items[i]
+			step.Status("echo %s/%s: pod %s runs on the simulated node %s (%s): page not fetched",
+				d.Namespace, d.Name, p.Name, p.Spec.NodeName, p.Annotations[placement.Annotation])
 			continue
 		}
 		svc := &corev1.Service{}
