@@ -132,13 +132,19 @@ func (backend) CollectLogs(ctx context.Context, store *state.Store, dir string) 
 // CanRunPlatform implements provider.Platform: the local lab runs the platform.
 func (p *Provider) CanRunPlatform() error { return nil }
 
-// Registry implements provider.Platform: the host:port of the lab's artifact registry.
-func (p *Provider) Registry() (string, error) {
+// facts reads the lab's recorded facts.
+func (p *Provider) facts() (facts, *state.Store, error) {
 	store, err := p.Open()
 	if err != nil {
-		return "", err
+		return facts{}, nil, err
 	}
 	f, err := state.LoadFacts[facts](store)
+	return f, store, err
+}
+
+// Registry implements provider.Platform: the host:port of the lab's artifact registry.
+func (p *Provider) Registry() (string, error) {
+	f, _, err := p.facts()
 	if err != nil {
 		return "", err
 	}
@@ -158,11 +164,7 @@ func (p *Provider) OperatorVariant() string { return "hosted" }
 
 // PageURL is the lab page's address, in the lab's network (reach it through the proxy).
 func (p *Provider) PageURL() (string, error) {
-	store, err := p.Open()
-	if err != nil {
-		return "", err
-	}
-	f, err := state.LoadFacts[facts](store)
+	f, _, err := p.facts()
 	if err != nil {
 		return "", err
 	}
@@ -177,11 +179,7 @@ func (p *Provider) PageURL() (string, error) {
 // names node1 and srv1–3 as themselves); a kwok-only lab has no network of its own beyond this
 // host's loopback, so it dials on the host.
 func (p *Provider) Dialer() (func(ctx context.Context, network, address string) (net.Conn, error), error) {
-	store, err := p.Open()
-	if err != nil {
-		return nil, err
-	}
-	f, err := state.LoadFacts[facts](store)
+	f, store, err := p.facts()
 	if err != nil {
 		return nil, err
 	}
