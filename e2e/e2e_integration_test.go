@@ -24,12 +24,15 @@ import (
 	xproxy "golang.org/x/net/proxy"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/login"
 	"github.com/cozylab/cozylab/lab/proxy"
 	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
@@ -132,6 +135,36 @@ func TestLocalE2E(t *testing.T) {
 		assert.Contains(t, string(body), "<h1>Lab e2e</h1>")
 		assert.Contains(t, string(body), "cozy-system/cozystack-platform", "the page lists the platform's releases")
 		assert.Contains(t, string(body), "node1", "and the nodes")
+	})
+
+	t.Run("login runs a shell whose clients reach the lab through the proxy", func(t *testing.T) {
+		dial, err := lab.Dialer()
+		require.NoError(t, err)
+		var out strings.Builder
+		// The API server by the name only the lab's DNS knows: reached through the proxy or
+		// not at all. The client is this test binary (TestLoginHelper), as kubectl would be.
+		code, err := login.Run(ctx, login.Options{
+			Lab: "e2e", Kubeconfig: lab.Kubeconfig(), Server: "https://kubernetes.default.svc", Dial: dial, Shell: "/bin/sh",
+			Command: `echo "kubeconfig $KUBECONFIG mode $(stat -c %a "$KUBECONFIG")"; COZYLAB_LOGIN_HELPER=1 ` +
+				os.Args[0] + ` -test.run='^TestLoginHelper$'`,
+			Stdout: &out, Stderr: &out,
+		})
+		require.NoError(t, err)
+		require.Equal(t, 0, code, out.String())
+		assert.Contains(t, out.String(), "mode 600", "the login kubeconfig is private")
+		assert.Contains(t, out.String(), "nodes: node1 srv1 srv2 srv3", "the shell's client listed the lab's nodes")
+		var kubeconfig string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "kubeconfig "); ok {
+				kubeconfig, _, _ = strings.Cut(rest, " ")
+			}
+		}
+		require.NotEmpty(t, kubeconfig)
+		assert.NoDirExists(t, filepath.Dir(kubeconfig), "the login directory is removed when the shell exits")
+
+		code, err = login.Run(ctx, login.Options{Lab: "e2e", Kubeconfig: lab.Kubeconfig(), Dial: dial, Shell: "/bin/sh", Command: "exit 7"})
+		require.NoError(t, err)
+		assert.Equal(t, 7, code, "the shell's exit code is login's")
 	})
 
 	t.Run("a re-run finds everything done", func(t *testing.T) {
@@ -486,4 +519,22 @@ func labProcesses(t *testing.T, dir string) []process.Running {
 	out, err := process.FindMentioning(dir)
 	require.NoError(t, err)
 	return out
+}
+
+// TestLoginHelper is the client the login test runs inside its shell (COZYLAB_LOGIN_HELPER=1):
+// it lists the lab's nodes with the kubeconfig login wrote, as kubectl would.
+func TestLoginHelper(t *testing.T) {
+	if os.Getenv("COZYLAB_LOGIN_HELPER") == "" {
+		return // only as the login test's client
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	require.NoError(t, err)
+	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err, "list the nodes through %s", cfg.Host)
+	var names []string
+	for _, n := range nodes.Items {
+		names = append(names, n.Name)
+	}
+	slices.Sort(names)
+	fmt.Printf("nodes: %s\n", strings.Join(names, " "))
 }

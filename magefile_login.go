@@ -1,0 +1,52 @@
+//go:build mage
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/magefile/mage/mg"
+
+	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/login"
+	"github.com/cozylab/cozylab/lab/provider"
+)
+
+// Login opens a shell logged in to the lab: KUBECONFIG (and TALOSCONFIG) in a private temporary directory, clients reaching the lab through a proxy that lives as long as the shell, ALL_PROXY/HTTPS_PROXY/HTTP_PROXY set; LOGIN_COMMAND runs a command instead of an interactive shell. Its exit code is the shell's.
+func Login(ctx context.Context) error {
+	p, err := existingLab()
+	if err != nil {
+		return err
+	}
+	nw, ok := p.(provider.Network)
+	if !ok {
+		return fmt.Errorf("the %s provider has no proxy yet", p.Name())
+	}
+	dial, err := nw.Dialer()
+	if err != nil {
+		return err
+	}
+	o := login.Options{Lab: os.Getenv("LAB_NAME"), Kubeconfig: p.Kubeconfig(), Dial: dial, Command: os.Getenv("LOGIN_COMMAND"),
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if lp, ok := p.(*local.Provider); ok {
+		o.Lab = lp.Request.Name
+		if lp.Request.RealNode() {
+			// The in-cluster name: only the lab's DNS knows it, so every request goes through
+			// the proxy, as from a pod.
+			o.Server = "https://kubernetes.default.svc"
+		}
+	}
+	if o.Command == "" {
+		fmt.Fprintf(os.Stderr, "Logged in to lab %s: KUBECONFIG and the proxy variables are set; exit leaves.\n", o.Lab)
+	}
+	code, err := login.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return mg.Fatalf(code, "the shell exited with %d", code)
+	}
+	return nil
+}
