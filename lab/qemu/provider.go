@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
+	"strings"
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
@@ -112,4 +115,39 @@ func (backend) Describe(store *state.Store, st *provider.Status) {
 		st.Components = append(st.Components, provider.Component{Name: "VM " + name, Running: pid != 0,
 			Detail: fmt.Sprintf("pid %d, %s %s, serial %s", pid, image, accel, paths.Serial)})
 	}
+}
+
+var _ provider.Network = (*Provider)(nil)
+
+// Dialer implements provider.Network: the nodes sit on the lab's bridge, which this host
+// routes, so it dials from here; the names the lab gives — its node names (srv1, …) and "vip",
+// the control plane's shared address — are resolved from its network plan, other names as the
+// host resolves them.
+func (p *Provider) Dialer() (func(ctx context.Context, network, address string) (net.Conn, error), error) {
+	store, err := p.Open()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := recordedPlan(store)
+	if err != nil {
+		return nil, err
+	}
+	if len(plan.Nodes) == 0 {
+		return nil, fmt.Errorf("lab %s has no network yet (go run mage.go lab:up)", p.Request.Name)
+	}
+	hosts := map[string]netip.Addr{"vip": plan.VIP}
+	for i, name := range NodeNames(len(plan.Nodes)) {
+		hosts[name] = plan.Nodes[i].Addr
+	}
+	var d net.Dialer
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(address)
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := hosts[strings.TrimSuffix(host, ".")]; ok {
+			address = net.JoinHostPort(a.String(), port)
+		}
+		return d.DialContext(ctx, network, address)
+	}, nil
 }

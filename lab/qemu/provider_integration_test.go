@@ -18,9 +18,11 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	xproxy "golang.org/x/net/proxy"
 
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/daemon"
+	"github.com/cozylab/cozylab/lab/proxy"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/lab/state"
@@ -108,6 +110,27 @@ func TestProviderUpDown(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	_, err = p.Registry()
 	assert.ErrorIs(t, err, ErrTwinE2E)
+
+	// The proxy reaches the lab's network by the names the lab gives: a node's Talos API and
+	// the Kubernetes API on the shared address.
+	dial, err := p.Dialer()
+	require.NoError(t, err)
+	px, err := proxy.Listen(proxy.Options{Addr: "127.0.0.1:0", Dial: dial})
+	require.NoError(t, err)
+	pctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- px.Serve(pctx) }()
+	socks, err := xproxy.SOCKS5("tcp", px.Addr(), nil, xproxy.Direct)
+	require.NoError(t, err)
+	for _, target := range []string{"srv2:50000", "vip:6443"} {
+		conn, err := socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", target)
+		require.NoError(t, err, "through the proxy to %s", target)
+		require.NoError(t, conn.Close())
+	}
+	_, err = socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", "srv2:1")
+	assert.ErrorContains(t, err, "connection refused", "a closed port is refused, named")
+	stop()
+	require.NoError(t, <-served)
 
 	require.NoError(t, p.Down(ctx, progress.Discard))
 	noQEMUIn(t, dir)

@@ -87,7 +87,9 @@ func BinaryImage(binaryPath string, opts ImageOptions) (v1.Image, error) {
 	if opts.MediaTypes == DockerMediaTypes {
 		manifestType, configType, layerType = types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer
 	}
-	blob, err := tarGzip(func(tw *tar.Writer) error { return writeBinaryTree(tw, opts.Path, data) })
+	blob, err := cachedBinaryLayer(opts.Path, data, func() ([]byte, error) {
+		return tarGzip(func(tw *tar.Writer) error { return writeBinaryTree(tw, opts.Path, data) })
+	})
 	if err != nil {
 		return nil, fmt.Errorf("archive binary %s: %w", binaryPath, err)
 	}
