@@ -17,6 +17,7 @@ import (
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/cozylab/cozylab/cli"
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
@@ -32,31 +33,21 @@ type Test mg.Namespace
 // target names; Go cannot have a func and a type both named Test). Verify failures do not stop
 // the tests: CI shows every problem at once.
 func TEST(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error {
+	return cli.WithTerminal(func(term *progress.Terminal) error {
 		return errors.Join(verify(ctx, term), integrationTests(ctx, term))
 	})
 }
 
 // Unit runs the unit tests: no binaries, no cluster, seconds.
 func (Test) Unit(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error {
+	return cli.WithTerminal(func(term *progress.Terminal) error {
 		return goTest(ctx, term, "-count=1", "./...")
 	})
 }
 
 // Integration builds the binaries cache and runs the tests against real components (unit tests run too).
 func (Test) Integration(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error { return integrationTests(ctx, term) })
-}
-
-// withTerminal gives fn a progress reporter on stderr and ends with the timing summary.
-func withTerminal(fn func(term *progress.Terminal) error) error {
-	start := time.Now()
-	term := progress.NewTerminal(os.Stderr)
-	defer term.Close()
-	err := fn(term)
-	term.Summary(start)
-	return err
+	return cli.WithTerminal(func(term *progress.Terminal) error { return integrationTests(ctx, term) })
 }
 
 // integrationTests runs every test with the binaries cache built, then fails naming each lab
@@ -105,7 +96,7 @@ func goTest(ctx context.Context, term *progress.Terminal, args ...string) error 
 
 // Verify checks formatting, vet, tidy go.mod files (product and tools modules), the tools table, generated files and the import-direction rule.
 func Verify(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error { return verify(ctx, term) })
+	return cli.WithTerminal(func(term *progress.Terminal) error { return verify(ctx, term) })
 }
 
 func verify(ctx context.Context, term *progress.Terminal) error {
@@ -181,7 +172,7 @@ func Build(ctx context.Context) error {
 func Bins(ctx context.Context) error {
 	var entries []bincache.Entry
 	start := time.Now()
-	err := withTerminal(func(term *progress.Terminal) error {
+	err := cli.WithTerminal(func(term *progress.Terminal) error {
 		cache := &bincache.Cache{Progress: term}
 		if _, err := cache.Ensure(ctx); err != nil {
 			return err

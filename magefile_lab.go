@@ -4,19 +4,11 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"strconv"
-	"text/tabwriter"
+	"errors"
 
 	"github.com/magefile/mage/mg"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/cozylab/cozylab/internal/kubeconfig"
-	"github.com/cozylab/cozylab/internal/progress"
-	"github.com/cozylab/cozylab/lab/choose"
-	"github.com/cozylab/cozylab/lab/provider"
-	"github.com/cozylab/cozylab/lab/state"
+	"github.com/cozylab/cozylab/cli"
 )
 
 // Lab groups the lab targets. LAB_PROVIDER=auto|local|qemu picks where the lab runs (auto:
@@ -27,144 +19,53 @@ import (
 // runs a local lab without its real node (simulated nodes only).
 type Lab mg.Namespace
 
-// labSettings reads the lab's environment: the only place it is read.
-func labSettings() (choose.Settings, error) {
-	s := choose.Settings{
-		Name: os.Getenv("LAB_NAME"), Provider: os.Getenv("LAB_PROVIDER"), RepoRoot: ".",
-		NodeImage: os.Getenv("LAB_NODE_IMAGE"), SimulatedWebhooks: os.Getenv("LAB_SIMULATED_WEBHOOKS"),
-		LocalNodes: os.Getenv("LAB_LOCAL_NODES"),
-		Talos: state.TalosImage{Version: os.Getenv("LAB_TALOS_VERSION"), Schematic: os.Getenv("LAB_TALOS_SCHEMATIC"),
-			SHA256: os.Getenv("LAB_TALOS_IMAGE_SHA256")},
-	}
-	for env, into := range map[string]*int{"LAB_NODE_MEMORY_MIB": &s.MemoryMiB, "LAB_NODE_CPUS": &s.CPUs} {
-		if v := os.Getenv(env); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return s, fmt.Errorf("%s=%q: want a positive whole number", env, v)
-			}
-			*into = n
-		}
-	}
-	return s, nil
-}
-
-// decideLab decides the lab to bring up (probing KVM at most once) and says which provider.
-func decideLab(ctx context.Context) (provider.Provider, error) {
-	s, err := labSettings()
-	if err != nil {
-		return nil, err
-	}
-	lab, err := choose.Decide(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintln(os.Stderr, "Provider:", lab.Request.ProviderReason)
-	if q := lab.Request.QEMU; q != nil {
-		fmt.Fprintf(os.Stderr, "Nodes: %s, %d MiB and %d vCPUs each (%s)\n", q.NodeImage, q.MemoryMiB, q.CPUs, q.NodeImageReason)
-	}
-	return lab.Provider(), nil
-}
-
-// existingLab is the lab to take down, show or read; it never probes.
-func existingLab() (provider.Provider, error) {
-	s, err := labSettings()
-	if err != nil {
-		return nil, err
-	}
-	lab, err := choose.Existing(s)
-	if err != nil {
-		return nil, err
-	}
-	return lab.Provider(), nil
-}
-
 // Up brings a lab up (or resumes one) and leaves it running: a Kubernetes API with Flux, the artifact registry and the operator runner.
-func (Lab) Up(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error {
-		p, err := decideLab(ctx)
-		if err != nil {
-			return err
-		}
-		if err := p.Up(ctx, term); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "Lab is up. export KUBECONFIG=%s\n", p.Kubeconfig())
-		return nil
-	})
-}
+func (Lab) Up(ctx context.Context) error { return cli.LabUp(ctx) }
 
 // Down removes the lab: every process or VM, its network and its state (the binaries and image caches stay).
-func (Lab) Down(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error {
-		p, err := existingLab()
-		if err != nil {
-			return err
-		}
-		return p.Down(ctx, term)
-	})
-}
+func (Lab) Down(ctx context.Context) error { return cli.LabDown(ctx) }
 
 // Status shows the lab's phase, nodes and components.
-func (Lab) Status(ctx context.Context) error {
-	p, err := existingLab()
-	if err != nil {
-		return err
-	}
-	st, err := p.Status(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("lab %s (%s): %s\n", st.Name, st.Provider, st.Phase)
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	for _, n := range st.Nodes {
-		fmt.Fprintf(w, "  node %s\t%s\t%s\n", n.Name, n.Role, n.Address)
-	}
-	for _, comp := range st.Components {
-		mark := "✗"
-		if comp.Running {
-			mark = "✓"
-		}
-		fmt.Fprintf(w, "  %s %s\t%s\n", mark, comp.Name, comp.Detail)
-	}
-	return w.Flush()
-}
+func (Lab) Status(ctx context.Context) error { return cli.LabStatus(ctx) }
 
 // Kubeconfig prints the lab's kubeconfig path; LAB_KUBECONFIG_MERGE=1 also merges it into ~/.kube/config (like kind).
-func (Lab) Kubeconfig(ctx context.Context) error {
-	p, err := existingLab()
-	if err != nil {
-		return err
-	}
-	path := p.Kubeconfig()
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("lab has no kubeconfig yet (%v): run `go run mage.go lab:up`", err)
-	}
-	fmt.Println(path)
-	if os.Getenv("LAB_KUBECONFIG_MERGE") != "1" {
-		return nil
-	}
-	st, err := p.Status(ctx)
-	if err != nil {
-		return err
-	}
-	target := clientcmd.NewDefaultClientConfigLoadingRules().GetDefaultFilename()
-	name := "cozylab-" + st.Name
-	if err := kubeconfig.Merge(path, target, name); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "Merged into %s as context %s (now current).\n", target, name)
-	return nil
-}
+func (Lab) Kubeconfig(ctx context.Context) error { return cli.LabKubeconfig(ctx) }
 
 // Console follows a lab node's serial log (srv1, srv2, srv3; QEMU labs) like `tail -f`, until Ctrl-C.
-func (Lab) Console(ctx context.Context, node string) error {
-	p, err := existingLab()
-	if err != nil {
-		return err
+func (Lab) Console(ctx context.Context, node string) error { return cli.LabConsole(ctx, node) }
+
+// E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values, E2E_KEEP_GOING=1 every blocker listed; the lab stays up: lab:down removes it).
+func E2e(ctx context.Context) error { return cli.E2E(ctx) }
+
+// E2E holds the e2e lanes besides the main one (mage e2e).
+type E2E mg.Namespace
+
+// Upgrade is the upgrade lane: it installs the platform of E2E_FROM (a git ref; default the
+// last release, release.json), then upgrades the same lab to the working tree and checks that
+// nothing was lost (E2E_VARIANT as for e2e; the lab stays up: lab:down removes it).
+func (E2E) Upgrade(ctx context.Context) error { return cli.E2EUpgrade(ctx) }
+
+// Proxy serves a SOCKS5 (socks5h) and HTTP proxy into the lab's network on 127.0.0.1:1080 (PROXY_ADDR; PROXY_USER and PROXY_PASSWORD require credentials) until interrupted: node addresses, pod and Service IPs, Service names.
+func Proxy(ctx context.Context) error { return cli.Proxy(ctx) }
+
+// Login opens a shell logged in to the lab: KUBECONFIG (and TALOSCONFIG) in a private temporary directory, clients reaching the lab through a proxy that lives as long as the shell, ALL_PROXY/HTTPS_PROXY/HTTP_PROXY set; LOGIN_COMMAND runs a command instead of an interactive shell. Its exit code is the shell's.
+func Login(ctx context.Context) error { return exitCode(cli.Login(ctx)) }
+
+// Release makes releases: release.json names the last one, where e2e:upgrade starts.
+type Release mg.Namespace
+
+// Prepare stamps VERSION (v and semver, newer than release.json's) into release.json, the
+// installer and platform chart versions and the operator's version. Commit the result: that
+// commit is the release, and the upgrade lane's default starting point from then on.
+func (Release) Prepare(ctx context.Context, version string) error {
+	return cli.ReleasePrepare(ctx, version)
+}
+
+// exitCode makes a command's exit code mage's.
+func exitCode(err error) error {
+	var exit cli.ExitError
+	if errors.As(err, &exit) {
+		return mg.Fatal(exit.Code, exit.Error())
 	}
-	c, ok := p.(provider.Console)
-	if !ok {
-		return fmt.Errorf("lab:console follows the serial log of a VM; this lab runs on the %s provider, which has none", p.Name())
-	}
-	return c.Console(ctx, node, os.Stdout)
+	return err
 }

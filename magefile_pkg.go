@@ -10,6 +10,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"golang.org/x/term"
 
+	"github.com/cozylab/cozylab/cli"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/packageloop"
 	"github.com/cozylab/cozylab/lab/provider"
@@ -56,7 +57,7 @@ func (Pkg) Diff(ctx context.Context) error {
 
 // Apply suspends the HelmRelease and installs or upgrades the release from the local chart.
 func (Pkg) Apply(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error {
+	return cli.WithTerminal(func(term *progress.Terminal) error {
 		rel, err := packageloop.Apply(ctx, pkgOptions(), term)
 		if err == nil {
 			fmt.Printf("%s/%s revision %d %s\n", rel.Namespace, rel.Name, rel.Version, rel.Info.Status)
@@ -77,7 +78,7 @@ func (Pkg) Resume(ctx context.Context) error {
 
 // Delete suspends the HelmRelease and uninstalls its release.
 func (Pkg) Delete(ctx context.Context) error {
-	return withTerminal(func(term *progress.Terminal) error {
+	return cli.WithTerminal(func(term *progress.Terminal) error {
 		return packageloop.Delete(ctx, pkgOptions(), term)
 	})
 }
@@ -88,7 +89,7 @@ func (Pkg) Image(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return withTerminal(func(term *progress.Terminal) error {
+	return cli.WithTerminal(func(term *progress.Terminal) error {
 		res, err := packageloop.Image(ctx, packageloop.ImageOptions{ChartDir: pkgOptions().ChartDir, Registry: reg}, term)
 		if err != nil {
 			return err
@@ -117,7 +118,7 @@ func imageRegistry(ctx context.Context) (string, error) {
 	if reg := os.Getenv("REGISTRY"); reg != "" {
 		return reg, nil
 	}
-	p, err := existingLab()
+	p, err := cli.ExistingLab()
 	if err != nil {
 		return "", err
 	}

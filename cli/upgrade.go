@@ -1,6 +1,4 @@
-//go:build mage
-
-package main
+package cli
 
 import (
 	"context"
@@ -10,19 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/magefile/mage/mg"
-
 	"github.com/cozylab/cozylab/e2e"
 	"github.com/cozylab/cozylab/internal/progress"
 )
 
-// E2E holds the e2e lanes besides the main one (mage e2e).
-type E2E mg.Namespace
-
-// Upgrade is the upgrade lane: it installs the platform of E2E_FROM (a git ref; default the
+// E2EUpgrade is the upgrade lane: it installs the platform of E2E_FROM (a git ref; default the
 // last release, release.json), then upgrades the same lab to the working tree and checks that
 // nothing was lost (E2E_VARIANT as for e2e; the lab stays up: lab:down removes it).
-func (E2E) Upgrade(ctx context.Context) error {
+func E2EUpgrade(ctx context.Context) error {
 	start := time.Now()
 	term, p, lab, err := startLane(ctx)
 	if err != nil {

@@ -1,6 +1,4 @@
-//go:build mage
-
-package main
+package cli
 
 import (
 	"context"
@@ -16,7 +14,7 @@ import (
 
 // Proxy serves a SOCKS5 (socks5h) and HTTP proxy into the lab's network on 127.0.0.1:1080 (PROXY_ADDR; PROXY_USER and PROXY_PASSWORD require credentials) until interrupted: node addresses, pod and Service IPs, Service names.
 func Proxy(ctx context.Context) error {
-	p, err := existingLab()
+	p, err := ExistingLab()
 	if err != nil {
 		return err
 	}

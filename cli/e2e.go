@@ -1,6 +1,4 @@
-//go:build mage
-
-package main
+package cli
 
 import (
 	"context"
@@ -22,8 +20,8 @@ import (
 	"github.com/cozylab/cozylab/lab/realnode"
 )
 
-// E2e brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values, E2E_KEEP_GOING=1 every blocker listed; the lab stays up: lab:down removes it).
-func E2e(ctx context.Context) error {
+// E2E brings the whole platform up on a lab and checks it (E2E_VARIANT picks the platform variant, E2E_PACKAGES another packages tree, E2E_INSTALLER=ours|tree its installer chart, E2E_VALUES a file of platform values, E2E_KEEP_GOING=1 every blocker listed; the lab stays up: lab:down removes it).
+func E2E(ctx context.Context) error {
 	start := time.Now()
 	term, p, lab, err := startLane(ctx)
 	if err != nil {
@@ -86,7 +84,7 @@ func printLabMode(p provider.Provider) {
 // how it runs.
 func startLane(ctx context.Context) (*progress.Terminal, provider.Provider, provider.Platform, error) {
 	klog.SetLogger(logr.Discard())
-	p, err := decideLab(ctx)
+	p, err := DecideLab(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -1,13 +1,9 @@
-//go:build mage
-
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
 	"os"
-
-	"github.com/magefile/mage/mg"
 
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/login"
@@ -16,7 +12,7 @@ import (
 
 // Login opens a shell logged in to the lab: KUBECONFIG (and TALOSCONFIG) in a private temporary directory, clients reaching the lab through a proxy that lives as long as the shell, ALL_PROXY/HTTPS_PROXY/HTTP_PROXY set; LOGIN_COMMAND runs a command instead of an interactive shell. Its exit code is the shell's.
 func Login(ctx context.Context) error {
-	p, err := existingLab()
+	p, err := ExistingLab()
 	if err != nil {
 		return err
 	}
@@ -46,7 +42,7 @@ func Login(ctx context.Context) error {
 		return err
 	}
 	if code != 0 {
-		return mg.Fatalf(code, "the shell exited with %d", code)
+		return ExitError{Code: code, What: "the shell"}
 	}
 	return nil
 }

@@ -1,24 +1,17 @@
-//go:build mage
-
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
 	"os"
 
-	"github.com/magefile/mage/mg"
-
 	"github.com/cozylab/cozylab/internal/release"
 )
 
-// Release makes releases: release.json names the last one, where e2e:upgrade starts.
-type Release mg.Namespace
-
-// Prepare stamps VERSION (v and semver, newer than release.json's) into release.json, the
+// ReleasePrepare stamps VERSION (v and semver, newer than release.json's) into release.json, the
 // installer and platform chart versions and the operator's version. Commit the result: that
 // commit is the release, and the upgrade lane's default starting point from then on.
-func (Release) Prepare(_ context.Context, version string) error {
+func ReleasePrepare(_ context.Context, version string) error {
 	root, err := os.Getwd()
 	if err != nil {
 		return err
