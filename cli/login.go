@@ -7,20 +7,11 @@ import (
 
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/login"
-	"github.com/cozylab/cozylab/lab/provider"
 )
 
 // Login opens a shell logged in to the lab: KUBECONFIG (and TALOSCONFIG) in a private temporary directory, clients reaching the lab through a proxy that lives as long as the shell, ALL_PROXY/HTTPS_PROXY/HTTP_PROXY set; LOGIN_COMMAND runs a command instead of an interactive shell. Its exit code is the shell's.
 func Login(ctx context.Context) error {
-	p, err := ExistingLab()
-	if err != nil {
-		return err
-	}
-	nw, ok := p.(provider.Network)
-	if !ok {
-		return fmt.Errorf("the %s provider has no proxy yet", p.Name())
-	}
-	dial, err := nw.Dialer()
+	p, dial, err := labNetwork()
 	if err != nil {
 		return err
 	}

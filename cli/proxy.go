@@ -14,15 +14,7 @@ import (
 
 // Proxy serves a SOCKS5 (socks5h) and HTTP proxy into the lab's network on 127.0.0.1:1080 (PROXY_ADDR; PROXY_USER and PROXY_PASSWORD require credentials) until interrupted: node addresses, pod and Service IPs, Service names.
 func Proxy(ctx context.Context) error {
-	p, err := ExistingLab()
-	if err != nil {
-		return err
-	}
-	nw, ok := p.(provider.Network)
-	if !ok {
-		return fmt.Errorf("the %s provider has no proxy yet", p.Name())
-	}
-	dial, err := nw.Dialer()
+	p, dial, err := labNetwork()
 	if err != nil {
 		return err
 	}
@@ -43,4 +35,21 @@ func Proxy(ctx context.Context) error {
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// labNetwork is the existing lab and its dialer into the lab's network.
+func labNetwork() (provider.Provider, proxy.DialFunc, error) {
+	p, err := ExistingLab()
+	if err != nil {
+		return nil, nil, err
+	}
+	nw, ok := p.(provider.Network)
+	if !ok {
+		return nil, nil, fmt.Errorf("the %s provider has no proxy yet", p.Name())
+	}
+	dial, err := nw.Dialer()
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, dial, nil
 }
