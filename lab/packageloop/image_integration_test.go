@@ -60,6 +60,8 @@ func TestImage(t *testing.T) {
 	require.NoError(t, err)
 	oldTag, _, err := lookupString(before, valuePath{"image", "tag"})
 	require.NoError(t, err)
+	oldDigest, _, err := lookupString(before, valuePath{"image", "digest"})
+	require.NoError(t, err)
 
 	rec := &progress.Recorder{}
 	res, err := Image(ctx, ImageOptions{ChartDir: dir, Registry: reg.Addr()}, rec)
@@ -104,7 +106,7 @@ func TestImage(t *testing.T) {
 	after, err := os.ReadFile(valuesFile)
 	require.NoError(t, err)
 	want := strings.Replace(string(before), `tag: "`+oldTag+`"`, `tag: "`+img.Tag+`"`, 1)
-	want = strings.Replace(want, `digest: ""`, `digest: "`+img.Digest+`"`, 1)
+	want = strings.Replace(want, `digest: "`+oldDigest+`"`, `digest: "`+img.Digest+`"`, 1)
 	assert.Equal(t, want, string(after))
 
 	// A second run builds the same image, pushes nothing and leaves values.yaml as it is.
@@ -153,6 +155,10 @@ func TestImageShowsInDiff(t *testing.T) {
 	require.NoError(t, err)
 	oldTag, _, err := lookupString(before, valuePath{"image", "tag"})
 	require.NoError(t, err)
+	oldImage := "ghcr.io/cozylab/echo:" + oldTag
+	if oldDigest, _, err := lookupString(before, valuePath{"image", "digest"}); err == nil && oldDigest != "" {
+		oldImage += "@" + oldDigest
+	}
 
 	_, err = Apply(ctx, opts, progress.Discard)
 	require.NoError(t, err)
@@ -167,7 +173,7 @@ func TestImageShowsInDiff(t *testing.T) {
 	d := diff.Objects[0]
 	assert.Equal(t, "Deployment/tenant-image/echo-system", d.ID())
 	assert.Equal(t, ChangeUpdate, d.Change)
-	assert.Contains(t, d.Diff, "\n-        image: ghcr.io/cozylab/echo:"+oldTag+"\n")
+	assert.Contains(t, d.Diff, "\n-        image: "+oldImage+"\n")
 	assert.Contains(t, d.Diff, "\n+        image: ghcr.io/cozylab/echo:"+img.Tag+"@"+img.Digest+"\n")
 	assert.Equal(t, 2, countChangedLines(d.Diff), d.Diff)
 }
