@@ -91,6 +91,15 @@ func Run(ctx context.Context, o Options) (int, error) {
 	args := []string{"-i"}
 	if o.Command != "" {
 		args = []string{"-c", o.Command}
+	} else if filepath.Base(shell) == "bash" {
+		// bash sets its prompt from the user's rc files after our PS1 arrives: an rc file
+		// of the login's own reads them, then puts the lab's name in front.
+		rc := filepath.Join(dir, "bashrc")
+		script := "[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc\n[ -f ~/.bashrc ] && . ~/.bashrc\nPS1=\"(cozylab:" + o.Lab + ") $PS1\"\n"
+		if err := atomicfile.WriteFile(rc, []byte(script), 0o600); err != nil {
+			return 0, err
+		}
+		args = []string{"--rcfile", rc, "-i"}
 	}
 	cmd := exec.CommandContext(ctx, shell, args...)
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, o.Stdin, o.Stdout, o.Stderr
