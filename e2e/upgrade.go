@@ -120,6 +120,11 @@ func Upgrade(ctx context.Context, o UpgradeOptions) (UpgradeResult, error) {
 	saved, resumed := upgradeState{}, false
 	if e.connect() == nil {
 		saved, resumed = loadUpgradeState(ctx, e.c, from)
+		if !resumed {
+			if err := refuseLiveDowngrade(ctx, e.c, from); err != nil {
+				return res, err
+			}
+		}
 	}
 	var before platformState
 	if resumed {
@@ -272,6 +277,20 @@ func refuseDowngrade(from, to Side) error {
 	if from.MigrationTarget > to.MigrationTarget {
 		return fmt.Errorf("refusing a downgrade: the start %s brings platform version %d, the working tree only %d; nothing was changed",
 			from.Name, from.MigrationTarget, to.MigrationTarget)
+	}
+	return nil
+}
+
+// refuseLiveDowngrade refuses to install the start on a lab whose platform is already at a
+// newer version than the start brings (installing it would be a downgrade of that platform).
+func refuseLiveDowngrade(ctx context.Context, c client.Client, from Side) error {
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: InstallerNS, Name: "cozystack-version"}, cm); err != nil {
+		return nil // no platform (or no lab) yet
+	}
+	if v, err := strconv.Atoi(cm.Data["version"]); err == nil && v > from.MigrationTarget {
+		return fmt.Errorf("refusing a downgrade: the lab already runs platform version %d, the start %s brings %d; nothing was changed (use a fresh lab: LAB_NAME=<new> or lab:down)",
+			v, from.Name, from.MigrationTarget)
 	}
 	return nil
 }
