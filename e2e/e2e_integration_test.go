@@ -142,12 +142,11 @@ func TestLocalE2E(t *testing.T) {
 		require.NoError(t, err)
 		var out strings.Builder
 		// The API server by the name only the lab's DNS knows: reached through the proxy or
-		// not at all. The client is this test binary (TestLoginHelper), as kubectl would be.
+		// not at all. The client is this test binary (see TestMain), as kubectl would be.
 		code, err := login.Run(ctx, login.Options{
 			Lab: "e2e", Kubeconfig: lab.Kubeconfig(), Server: "https://kubernetes.default.svc", Dial: dial, Shell: "/bin/sh",
-			Command: `echo "kubeconfig $KUBECONFIG mode $(stat -c %a "$KUBECONFIG")"; COZYLAB_LOGIN_HELPER=1 ` +
-				os.Args[0] + ` -test.run='^TestLoginHelper$'`,
-			Stdout: &out, Stderr: &out,
+			Command: `echo "kubeconfig $KUBECONFIG mode $(stat -c %a "$KUBECONFIG")"; COZYLAB_LOGIN_HELPER=1 ` + os.Args[0],
+			Stdout:  &out, Stderr: &out,
 		})
 		require.NoError(t, err)
 		require.Equal(t, 0, code, out.String())
@@ -521,20 +520,39 @@ func labProcesses(t *testing.T, dir string) []process.Running {
 	return out
 }
 
-// TestLoginHelper is the client the login test runs inside its shell (COZYLAB_LOGIN_HELPER=1):
-// it lists the lab's nodes with the kubeconfig login wrote, as kubectl would.
-func TestLoginHelper(t *testing.T) {
-	if os.Getenv("COZYLAB_LOGIN_HELPER") == "" {
-		return // only as the login test's client
+// TestMain runs the tests, or — with COZYLAB_LOGIN_HELPER set, as the login test starts this
+// binary inside its shell — is that shell's client: it lists the lab's nodes with the
+// kubeconfig login wrote, as kubectl would, and exits.
+func TestMain(m *testing.M) {
+	if os.Getenv("COZYLAB_LOGIN_HELPER") != "" {
+		os.Exit(listNodes())
 	}
+	os.Exit(m.Run())
+}
+
+// listNodes prints "nodes: <names>" of the cluster $KUBECONFIG names, or the error; it returns
+// the exit code.
+func listNodes() int {
 	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	require.NoError(t, err)
-	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
-	require.NoError(t, err, "list the nodes through %s", cfg.Host)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "list the nodes through %s: %v\n", cfg.Host, err)
+		return 1
+	}
 	var names []string
 	for _, n := range nodes.Items {
 		names = append(names, n.Name)
 	}
 	slices.Sort(names)
 	fmt.Printf("nodes: %s\n", strings.Join(names, " "))
+	return 0
 }
