@@ -129,7 +129,7 @@ func (s *Server) Serve(ctx context.Context) error {
 // serveConn tells SOCKS5 (first byte 5) from HTTP and serves the connection.
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	br := bufio.NewReader(c)
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second)) // the client's request, not the tunnel
+	_ = c.SetReadDeadline(time.Now().Add(requestTimeout)) // the client's request, not the tunnel
 	first, err := br.Peek(1)
 	if err != nil {
 		return
@@ -289,6 +289,8 @@ func (s *Server) serveHTTP(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	}, DisableKeepAlives: true}
 	defer transport.CloseIdleConnections()
 	for {
+		// Each request of a kept-alive connection gets its own time to arrive.
+		_ = c.SetReadDeadline(time.Now().Add(requestTimeout))
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			return
@@ -303,7 +305,7 @@ func (s *Server) serveHTTP(ctx context.Context, c net.Conn, br *bufio.Reader) {
 		if req.Method == http.MethodConnect {
 			up, err := s.dial(ctx, req.Host)
 			if err != nil {
-				fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(err.Error()), err.Error())
+				httpError(c, "502 Bad Gateway", err.Error())
 				return
 			}
 			defer up.Close()
@@ -313,7 +315,7 @@ func (s *Server) serveHTTP(ctx context.Context, c net.Conn, br *bufio.Reader) {
 			return
 		}
 		if req.URL.Scheme != "http" || req.URL.Host == "" {
-			io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 50\r\n\r\na proxy request needs CONNECT or an http:// URL\r\n\r\n")
+			httpError(c, "400 Bad Request", "a proxy request needs CONNECT or an http:// URL")
 			return
 		}
 		req.RequestURI = ""
@@ -321,7 +323,7 @@ func (s *Server) serveHTTP(ctx context.Context, c net.Conn, br *bufio.Reader) {
 		req.Header.Del("Proxy-Connection")
 		resp, err := transport.RoundTrip(req.WithContext(ctx))
 		if err != nil {
-			fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(err.Error()), err.Error())
+			httpError(c, "502 Bad Gateway", err.Error())
 			return
 		}
 		err = resp.Write(c)
@@ -330,6 +332,14 @@ func (s *Server) serveHTTP(ctx context.Context, c net.Conn, br *bufio.Reader) {
 			return
 		}
 	}
+}
+
+// requestTimeout bounds how long a client takes to send its request (not the tunnel after it).
+const requestTimeout = 30 * time.Second
+
+// httpError answers an HTTP proxy request with status and a plain-text message.
+func httpError(c net.Conn, status, msg string) {
+	fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", status, len(msg), msg)
 }
 
 func proxyAuth(r *http.Request) (user, pass string, ok bool) {

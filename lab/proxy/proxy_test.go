@@ -130,6 +130,22 @@ func TestHTTPProxyConnectAndAbsoluteForm(t *testing.T) {
 	assert.Contains(t, string(body), "connection refused")
 }
 
+// TestHTTPProxyRefusesAnOriginFormRequest: a request that is neither CONNECT nor in absolute
+// form gets a well-formed 400 the client can read to its end.
+func TestHTTPProxyRefusesAnOriginFormRequest(t *testing.T) {
+	s := start(t, Options{Dial: lab{}.dial})
+	c, err := net.Dial("tcp", s.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+	fmt.Fprintf(c, "GET /x HTTP/1.1\r\nHost: somewhere\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err, "the body is as long as Content-Length says")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "a proxy request needs CONNECT or an http:// URL", string(body))
+}
+
 // TestRefusedTargetLeavesOtherConnectionsAlone: while a transfer streams through the proxy, a
 // refused target gets its SOCKS error and the transfer goes on to its end.
 func TestRefusedTargetLeavesOtherConnectionsAlone(t *testing.T) {
