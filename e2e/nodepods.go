@@ -52,6 +52,21 @@ func realNodesOrSay(ctx context.Context, e *env, step progress.Step) ([]string, 
 	return nodes, err
 }
 
+// livePodsOn lists the pods on the given nodes that are not being deleted.
+func livePodsOn(ctx context.Context, c client.Client, nodes []string) ([]corev1.Pod, error) {
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods); err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		if slices.Contains(nodes, p.Spec.NodeName) && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // podProblem says why a pod that really runs is not as it should be — not Running and Ready, a
 // container restarted — or "" when it is; stuck reports a state no wait will leave.
 func podProblem(p *corev1.Pod) (problem string, stuck bool) {
@@ -102,16 +117,13 @@ func checkRealNodePods(ctx context.Context, e *env, step progress.Step) error {
 	}
 	var running []string
 	cond := condition.Condition{Name: "pods on the real node running", Check: func(ctx context.Context) error {
-		pods := &corev1.PodList{}
-		if err := e.c.List(ctx, pods); err != nil {
+		pods, err := livePodsOn(ctx, e.c, nodes)
+		if err != nil {
 			return err
 		}
 		var waiting, stuck []error
 		running = nil
-		for _, p := range pods.Items {
-			if !slices.Contains(nodes, p.Spec.NodeName) || p.DeletionTimestamp != nil {
-				continue
-			}
+		for _, p := range pods {
 			problem, isStuck := podProblem(&p)
 			switch {
 			case problem == "":
@@ -199,15 +211,12 @@ func realNodePodProblems(ctx context.Context, e *env) ([]podIssue, error) {
 	if err != nil {
 		return nil, err
 	}
-	pods := &corev1.PodList{}
-	if err := e.c.List(ctx, pods); err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
+	pods, err := livePodsOn(ctx, e.c, nodes)
+	if err != nil {
+		return nil, err
 	}
 	var issues []podIssue
-	for _, p := range pods.Items {
-		if !slices.Contains(nodes, p.Spec.NodeName) || p.DeletionTimestamp != nil {
-			continue
-		}
+	for _, p := range pods {
 		problem, isStuck := podProblem(&p)
 		if problem == "" {
 			continue
