@@ -15,6 +15,7 @@ import (
 
 	"github.com/fluxcd/pkg/sourceignore"
 
+	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/registry"
 )
@@ -50,7 +51,10 @@ func pushArtifacts(ctx context.Context, e *env, step progress.Step) error {
 	}
 	bin := filepath.Join(cache, "cozylab", "e2e", "cozystack-operator")
 	build := e.o.Progress.Begin(operatorBuildStep)
-	if err := build.Done(registry.BuildOperatorBinary(ctx, e.o.RepoRoot, bin)); err != nil {
+	err = registry.BuildOperatorBinary(ctx, e.o.RepoRoot, bin)
+	if p, ok := prebuilt.Path(prebuilt.Operator); ok && err == nil {
+		build.Skip("prebuilt: " + p)
+	} else if err := build.Done(err); err != nil {
 		return err
 	}
 	step.Status("pushing the operator image to %s", reg)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/progress"
 )
 
@@ -42,7 +43,7 @@ func (c *Cache) build(ctx context.Context, t Tool, path string, step progress.St
 	}
 	goPath, err := exec.LookPath(c.goCmd())
 	if err != nil {
-		return fmt.Errorf("find the go command (install Go 1.26 and put it on PATH): %w", err)
+		return prebuilt.NoGo(t.Name, err)
 	}
 	dir := filepath.Dir(path)
 	removeStaleTemps(dir, t.Name)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/progress"
 )
 
@@ -130,7 +131,9 @@ func (c *Cache) Path(t Tool) (string, error) {
 }
 
 // Ensure makes sure each named tool (every tool in the table when none is named) is built,
-// checked and cached, building what is missing one at a time. It returns each tool's path.
+// checked and cached, building what is missing one at a time. It returns each tool's path. A
+// prebuilt tool ($COZYLAB_PREBUILT/<name>, internal/prebuilt) whose build information names its
+// pinned version is used in place, without the go command or the tools modules.
 func (c *Cache) Ensure(ctx context.Context, names ...string) (map[string]string, error) {
 	tools := c.table()
 	if len(names) > 0 {
@@ -185,6 +188,10 @@ func (c *Cache) ensure(ctx context.Context, t Tool) (path string, err error) {
 			err = step.Done(err)
 		}
 	}()
+	if p, ok := prebuiltTool(ctx, t, step); ok {
+		step.Skip("prebuilt")
+		return p, nil
+	}
 	if path, err = c.Path(t); err != nil {
 		return "", err
 	}
@@ -231,6 +238,20 @@ func (c *Cache) ensure(ctx context.Context, t Tool) (path string, err error) {
 	return path, nil
 }
 
+// prebuiltTool returns the prebuilt t when there is one and it is t at its pinned version
+// (checkVersion: no go command needed).
+func prebuiltTool(ctx context.Context, t Tool, step progress.Step) (string, bool) {
+	path, ok := prebuilt.Path(t.Name)
+	if !ok {
+		return "", false
+	}
+	if _, err := checkVersion(ctx, t, path); err != nil {
+		step.Status("not using prebuilt %s: %v", path, err)
+		return "", false
+	}
+	return path, true
+}
+
 // current reports whether path holds a binary built from t's present recipe that still reports
 // its pinned version.
 func (c *Cache) current(ctx context.Context, t Tool, path string) (stamp, bool, error) {
@@ -261,6 +282,9 @@ func (c *Cache) recipe(t Tool) (string, error) {
 		return "", err
 	}
 	goVersion, err := c.goVersionOf()
+	if errors.Is(err, exec.ErrNotFound) {
+		return "", prebuilt.NoGo(t.Name, err)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -288,7 +312,7 @@ func (c *Cache) goVersionOf() (string, error) {
 	c.goVersionOnce.Do(func() {
 		path, err := exec.LookPath(c.goCmd())
 		if err != nil {
-			c.goVersionErr = fmt.Errorf("find the go command (install Go 1.26 and put it on PATH): %w", err)
+			c.goVersionErr = err // recipe names the tool and both fixes
 			return
 		}
 		out, err := command.Run(exec.Command(path, "env", "GOVERSION"))

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/progress"
 )
 
@@ -178,3 +179,33 @@ func assertNoTemps(t *testing.T, dir string) {
 }
 
 func execCommand(path string, args ...string) *exec.Cmd { return exec.Command(path, args...) }
+
+// TestEnsureUsesPrebuiltWithoutGo: a tool in the prebuilt directory at its pinned version is
+// used where there is no go command, without reading the tools modules; one at another version
+// is not, and the error then names both fixes.
+func TestEnsureUsesPrebuiltWithoutGo(t *testing.T) {
+	built, _ := testCache(t, t.TempDir(), helloTool("v1.5.0"))
+	paths, err := built.Ensure(t.Context())
+	require.NoError(t, err)
+	dir := t.TempDir()
+	raw, err := os.ReadFile(paths["hello"])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hello"), raw, 0o755))
+
+	t.Setenv(prebuilt.Env, dir)
+	t.Setenv("PATH", t.TempDir())
+	rec := &progress.Recorder{}
+	cache := &Cache{Root: t.TempDir(), ToolsDir: filepath.Join(t.TempDir(), "absent"), Tools: []Tool{helloTool("v1.5.0")}, Progress: rec}
+	got, err := cache.Ensure(t.Context(), "hello")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"hello": filepath.Join(dir, "hello")}, got)
+	require.Len(t, rec.Records(), 1)
+	assert.Equal(t, progress.Skipped, rec.Records()[0].Outcome)
+	assert.Equal(t, "prebuilt", rec.Records()[0].Note)
+
+	other, rec := testCache(t, t.TempDir(), helloTool("v9.0.0"))
+	_, err = other.Ensure(t.Context())
+	require.ErrorIs(t, err, prebuilt.ErrNoGo)
+	assert.ErrorContains(t, err, "install Go 1.26 and put it on PATH, or set COZYLAB_PREBUILT to a directory holding a prebuilt hello")
+	assert.Contains(t, rec.Statuses("hello v9.0.0")[0], "not using prebuilt "+filepath.Join(dir, "hello"))
+}

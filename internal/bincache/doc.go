@@ -14,4 +14,8 @@
 // version, so a half-written or wrong binary is never used. A stamp next to each binary records a
 // digest of its build recipe (table entry, tools module go.sum, Go version): change any of them
 // and the next Ensure rebuilds.
+//
+// Where there is no Go toolchain (the sandbox image), a tool found in the prebuilt directory
+// ($COZYLAB_PREBUILT/<name>, internal/prebuilt) is used in place once its build information
+// names the pinned version: neither the go command nor the tools modules are consulted.
 package bincache

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 
 	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/lab/state"
 )
@@ -14,10 +14,20 @@ import (
 // Package is the lab daemon's main package, relative to the module root.
 const Package = "./lab/cmd/cozylab-lab"
 
-// Build builds the lab daemon from the module at repoRoot into out.
+// Build puts the lab daemon at out: the prebuilt one when there is one (prebuilt.Path), else
+// built from the module at repoRoot, static (CGO_ENABLED=0), as prebuilt.Build builds it.
 func Build(ctx context.Context, repoRoot, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, Package)
-	cmd.Dir = repoRoot
+	if ok, err := prebuilt.Install(prebuilt.Daemon, out); ok || err != nil {
+		return err
+	}
+	prog, err := prebuilt.Lookup(prebuilt.Daemon)
+	if err != nil {
+		return err
+	}
+	cmd, err := prog.Command(ctx, repoRoot, out)
+	if err != nil {
+		return fmt.Errorf("build the lab daemon: %w", err)
+	}
 	if _, err := command.Run(cmd); err != nil {
 		return fmt.Errorf("build the lab daemon: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/registry"
 )
@@ -131,9 +131,8 @@ func cachedTools(ctx context.Context, opts Options, rep progress.Reporter, imgs 
 func buildOne(ctx context.Context, opts Options, img Image, cached string, step progress.Step) (Built, error) {
 	bin := cached
 	if img.Package != "" {
-		step.Status("go build %s", img.Package)
 		var err error
-		if bin, err = goBuild(ctx, opts, img); err != nil {
+		if bin, err = goBuild(ctx, opts, img, step); err != nil {
 			return Built{}, err
 		}
 	}
@@ -173,10 +172,16 @@ func buildOne(ctx context.Context, opts Options, img Image, cached string, step 
 	return b, nil
 }
 
-// goBuild builds img's main package from opts.RepoRoot into opts.BinDir as a static binary for
-// this machine's architecture, and returns its path. The output path is stable, so go build
-// relinks only when an input changed.
-func goBuild(ctx context.Context, opts Options, img Image) (string, error) {
+// goBuild returns the binary of img's main package: the prebuilt one when there is one
+// (prebuilt.Path), else built from opts.RepoRoot into opts.BinDir as a static binary for this
+// machine's architecture. The output path is stable, so go build relinks only when an input
+// changed.
+func goBuild(ctx context.Context, opts Options, img Image, step progress.Step) (string, error) {
+	if path, ok := prebuilt.Path(img.Name); ok {
+		step.Status("prebuilt %s", path)
+		return path, nil
+	}
+	step.Status("go build %s", img.Package)
 	if opts.RepoRoot == "" {
 		return "", fmt.Errorf("image %s: build %s: no repository root: set Options.RepoRoot to the cozylab checkout", img.Name, img.Package)
 	}
@@ -192,9 +197,11 @@ func goBuild(ctx context.Context, opts Options, img Image) (string, error) {
 		return "", fmt.Errorf("image %s: create binary directory %s: %w", img.Name, dir, err)
 	}
 	out := filepath.Join(dir, img.Name)
-	cmd := exec.CommandContext(ctx, "go", GoBuildArgs(out, img.Package)...)
-	cmd.Dir = opts.RepoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	cmd, err := prebuilt.GoCommand(ctx, img.Name, GoBuildArgs(out, img.Package)...)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	cmd.Dir, cmd.Env = opts.RepoRoot, prebuilt.StaticEnv("")
 	if _, err := command.Run(cmd); err != nil {
 		return "", fmt.Errorf("image %s: build %s: %w", img.Name, img.Package, err)
 	}
@@ -203,10 +210,9 @@ func goBuild(ctx context.Context, opts Options, img Image) (string, error) {
 
 // GoBuildArgs is the argv after "go" that builds an in-repo image's binary pkg at out: static
 // when run with CGO_ENABLED=0, without local paths or the commit (the same source gives the same
-// image at any commit), stripped.
-func GoBuildArgs(out, pkg string) []string {
-	return []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg}
-}
+// image at any commit), stripped. It is prebuilt.ImageArgs, so a prebuilt image binary is the
+// one built here.
+func GoBuildArgs(out, pkg string) []string { return prebuilt.ImageArgs(out, pkg) }
 
 // checkStatic fails when the ELF binary at path needs a program interpreter or shared
 // libraries: an image with nothing but the binary could not start it.

@@ -145,16 +145,20 @@ func (l *lab) actions() []provider.Action {
 
 func (l *lab) dir() string { return l.store.Dir() }
 
-func (l *lab) ensureBinaries(ctx context.Context, step progress.Step) error {
+// Tools names the binaries cache's tools a local lab runs as processes: with a real node, or
+// kwok only.
+func Tools(real bool) []string {
 	tools := []string{bincache.Etcd, bincache.KubeAPIServer, bincache.KubeControllerManager,
 		bincache.KubeScheduler, bincache.Kwok}
-	if l.real {
+	if real {
 		// The Flux controllers come in the images (ActionImages), which ensure their binaries.
-		tools = append(tools, bincache.Kubelet, bincache.KubeProxy)
-	} else {
-		tools = append(tools, bincache.SourceController, bincache.HelmController)
+		return append(tools, bincache.Kubelet, bincache.KubeProxy)
 	}
-	paths, err := l.cache.Ensure(ctx, tools...)
+	return append(tools, bincache.SourceController, bincache.HelmController)
+}
+
+func (l *lab) ensureBinaries(ctx context.Context, step progress.Step) error {
+	paths, err := l.cache.Ensure(ctx, Tools(l.real)...)
 	l.paths = paths
 	return err
 }

@@ -80,9 +80,12 @@ type BuiltImage struct {
 // does with Docker — here without one.
 //
 // An image is a subdirectory images/<name>/ holding a Go main package (other subdirectories are
-// left alone). It is built with `go build -trimpath -buildvcs=false -ldflags=-s -w`, CGO off,
-// for linux and this machine's architecture (the lab's node is this machine), from the Go module
-// enclosing the chart directory; the image is that one binary at /<name>, its entrypoint, run as
+// left alone). A package prebuilt.Programs lists is taken from COZYLAB_PREBUILT when it is
+// there: no go command is needed then, nor a Go module around a copy of this repository's
+// packages/ (the sandbox image's). Otherwise it is built with
+// `go build -trimpath -buildvcs=false -ldflags=-s -w`, CGO off, for linux and this machine's
+// architecture (the lab's node is this machine), from the Go module enclosing the chart
+// directory; the image is that one binary at /<name>, its entrypoint, run as
 // ImageUser, on an empty base. The tag is derived from the content ("sha-" and the first 12 hex
 // digits of the manifest digest), and an image the registry already holds is not pushed again.
 //
@@ -117,7 +120,11 @@ func Image(ctx context.Context, opts ImageOptions, rep progress.Reporter) (res I
 	if err != nil {
 		return res, err
 	}
-	if err := checkGoModule(ctx, opts.ChartDir); err != nil {
+	mod, err := findModule(ctx, opts.ChartDir)
+	if err != nil {
+		return res, err
+	}
+	if err := checkBuildable(mod, opts.ChartDir, names); err != nil {
 		return res, err
 	}
 	bin, err := os.MkdirTemp("", "cozylab-image-")
@@ -131,7 +138,7 @@ func Image(ctx context.Context, opts ImageOptions, rep progress.Reporter) (res I
 	}()
 	var set []stringValue
 	for i, n := range names {
-		img, vals, err := imageStep(ctx, opts, rep, bin, n, imageKeys(n, len(names)), repos[i])
+		img, vals, err := imageStep(ctx, opts, rep, mod, bin, n, imageKeys(n, len(names)), repos[i])
 		if err != nil {
 			return res, err
 		}
@@ -180,9 +187,9 @@ func imageRepositories(values []byte, names []string) ([]string, error) {
 
 // imageStep is the progress step of image n, whose values live under keys and whose
 // values.yaml repository is repo: it builds and pushes the image and returns the values to set.
-func imageStep(ctx context.Context, opts ImageOptions, rep progress.Reporter, bin, n string, keys valuePath, repo string) (BuiltImage, []stringValue, error) {
+func imageStep(ctx context.Context, opts ImageOptions, rep progress.Reporter, mod goModule, bin, n string, keys valuePath, repo string) (BuiltImage, []stringValue, error) {
 	step := rep.Begin(fmt.Sprintf("Image %s (%s)", n, repo))
-	img, err := buildImage(ctx, opts, bin, n, repo, step)
+	img, err := buildImage(ctx, opts, mod, bin, n, repo, step)
 	if err != nil {
 		return BuiltImage{}, nil, step.Done(err)
 	}

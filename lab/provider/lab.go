@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/state"
@@ -89,10 +90,13 @@ func (l *Lab) Up(ctx context.Context, rep progress.Reporter) error {
 func (l *Lab) launch(ctx context.Context, store *state.Store, rep progress.Reporter) error {
 	bin := filepath.Join(store.Dir(), "bin", "cozylab-lab")
 	step := rep.Begin("Building the lab daemon")
-	if err := step.Done(daemon.Build(ctx, l.Request.RepoRoot, bin)); err != nil {
+	err := daemon.Build(ctx, l.Request.RepoRoot, bin)
+	if p, ok := prebuilt.Path(prebuilt.Daemon); ok && err == nil {
+		step.Skip("prebuilt: " + p)
+	} else if err := step.Done(err); err != nil {
 		return err
 	}
-	_, err := daemon.Spawn(ctx, daemon.Options{
+	_, err = daemon.Spawn(ctx, daemon.Options{
 		Path: bin, Args: []string{"--state-root", l.Root, "--lab", l.Request.Name}, Log: filepath.Join(store.Dir(), daemon.LogName),
 	}, rep)
 	return err
@@ -117,6 +121,20 @@ func (l *Lab) Down(ctx context.Context, rep progress.Reporter) error {
 	}
 	errs = append(errs, l.Backend.Clean(ctx, store, step, true))
 	return step.Done(errors.Join(append(errs, store.Remove())...))
+}
+
+// Stop stops the lab's daemon (its processes and VMs with it) and leaves everything that
+// outlives it: the next Up resumes the lab. The sandbox pod stops its lab this way when the
+// pod ends, so a new pod finds it on the volume.
+func (l *Lab) Stop(ctx context.Context) error {
+	store, err := l.Open()
+	if err != nil || !store.Exists() {
+		return err
+	}
+	if id, ok := daemon.Recorded(store); ok && id.Running() {
+		return id.Terminate(ctx, daemonGrace)
+	}
+	return nil
 }
 
 // Status implements Provider.

@@ -87,15 +87,9 @@ func BinaryImage(binaryPath string, opts ImageOptions) (v1.Image, error) {
 	if opts.MediaTypes == DockerMediaTypes {
 		manifestType, configType, layerType = types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer
 	}
-	blob, err := cachedBinaryLayer(opts.Path, data, func() ([]byte, error) {
-		return tarGzip(func(tw *tar.Writer) error { return writeBinaryTree(tw, opts.Path, data) })
-	})
+	layer, err := BinaryLayer(opts.Path, data, layerType)
 	if err != nil {
 		return nil, fmt.Errorf("archive binary %s: %w", binaryPath, err)
-	}
-	layer, err := tarball.LayerFromOpener(gzipLayerOpener(blob), tarball.WithMediaType(layerType))
-	if err != nil {
-		return nil, fmt.Errorf("make binary layer: %w", err)
 	}
 	img := mutate.MediaType(empty.Image, manifestType)
 	img = mutate.ConfigMediaType(img, configType)
@@ -121,6 +115,19 @@ func BinaryImage(binaryPath string, opts ImageOptions) (v1.Image, error) {
 		return nil, fmt.Errorf("set image config: %w", err)
 	}
 	return img, nil
+}
+
+// BinaryLayer is the layer holding data at the absolute path file (mode 0755, its parent
+// directories 0755, owned by root, at a fixed time), its compressed bytes taken from the layer
+// cache when an earlier build made them: the same binary always gives the same layer.
+func BinaryLayer(file string, data []byte, mediaType types.MediaType) (v1.Layer, error) {
+	blob, err := cachedBinaryLayer(file, data, func() ([]byte, error) {
+		return tarGzip(func(tw *tar.Writer) error { return writeBinaryTree(tw, file, data) })
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tarball.LayerFromOpener(gzipLayerOpener(blob), tarball.WithMediaType(mediaType))
 }
 
 // writeBinaryTree writes the parent directories of file (0755) and then file itself (0755).

@@ -12,8 +12,9 @@ import (
 	"github.com/cozylab/cozylab/internal/atomicfile"
 )
 
-// layerCacheKeep is how many compressed layers the cache keeps, the most recently used.
-const layerCacheKeep = 24
+// layerCacheKeep is how many compressed layers the cache keeps, the most recently used: a lab's
+// images and a sandbox image (one layer per program) together.
+const layerCacheKeep = 48
 
 // layerFormat changes whenever writeBinaryTree or tarGzip would write other bytes for the
 // same input, so no cached layer of an older format is used.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cozylab/cozylab/internal/atomicfile"
 	"os"
-	"os/exec"
 	"path/filepath"
 
+	"github.com/cozylab/cozylab/internal/atomicfile"
 	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/prebuilt"
 )
 
 // initrdName is the initramfs file in its digest directory.
@@ -45,10 +45,22 @@ func writeAtomically(path string, entries []entry) error {
 	return atomicfile.Write(path, 0o644, func(f *os.File) error { return writeInitramfs(f, entries) })
 }
 
-// buildAgent builds the twin agent statically (CGO_ENABLED=0: the guest has no libc) into the
-// cache dir and returns its path. Go's build cache makes a rebuild a relink.
+// buildAgent returns the twin agent: the prebuilt one when there is one (prebuilt.Path), else
+// built statically (CGO_ENABLED=0: the guest has no libc) into the cache dir, as prebuilt.Build
+// builds it. Go's build cache makes a rebuild a relink.
 func buildAgent(ctx context.Context, o Options) (string, error) {
 	step := o.Reporter.Begin("Building the twin agent")
+
+	if path, ok := prebuilt.Path(prebuilt.TwinAgent); ok {
+		step.Skip("prebuilt " + path)
+
+		return path, nil
+	}
+
+	prog, err := prebuilt.Lookup(prebuilt.TwinAgent)
+	if err != nil {
+		return "", step.Done(err)
+	}
 
 	out := filepath.Join(o.CacheDir, "agent", "cozylab-twin")
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -65,9 +77,10 @@ func buildAgent(ctx context.Context, o Options) (string, error) {
 		return "", step.Done(fmt.Errorf("create agent file: %w", err))
 	}
 
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, AgentPackage)
-	cmd.Dir = o.RepoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly")
+	cmd, err := prog.Command(ctx, o.RepoRoot, tmp)
+	if err != nil {
+		return "", step.Done(errors.Join(fmt.Errorf("build the twin agent: %w", err), os.Remove(tmp)))
+	}
 
 	if _, err := command.Run(cmd); err != nil {
 		return "", step.Done(errors.Join(fmt.Errorf("build the twin agent: %w", err), os.Remove(tmp)))
