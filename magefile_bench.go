@@ -53,3 +53,41 @@ func (Bench) Operator(ctx context.Context) error {
 	}
 	return w.Flush()
 }
+
+var sandboxLine = regexp.MustCompile(`^BenchmarkSandbox/(\w+)\S*\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) MB/s)?(?:\s+([\d.]+) (ms/conn|s-apply))?`)
+
+// Sandbox measures the sandbox in a fresh local parent lab: a cold sandbox:apply (image built and pushed, pod started, in-pod lab up), and through sandbox:proxy — one port-forward connection to the pod — the cost of one connection and the throughput of one connection.
+func (Bench) Sandbox(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, "go", "test", "-tags=integration", "-run=^$", "-bench=^BenchmarkSandbox$",
+		"-benchtime=20x", "-timeout=30m", "./sandbox/")
+	var out bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&out, os.Stderr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("run the sandbox benchmark: %w", err)
+	}
+	figures := map[string]string{}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		m := sandboxLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		switch m[1] {
+		case "apply":
+			figures["sandbox:apply (cold, fresh parent)"] = m[4] + " s"
+		case "connect":
+			figures["proxy: one connection (dial to first bytes)"] = m[4] + " ms"
+		case "throughput":
+			figures["proxy: one connection's throughput"] = m[3] + " MB/s"
+		}
+	}
+	if len(figures) != 3 {
+		return fmt.Errorf("the benchmark printed %d of 3 figures", len(figures))
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+	for _, k := range []string{"sandbox:apply (cold, fresh parent)", "proxy: one connection (dial to first bytes)", "proxy: one connection's throughput"} {
+		fmt.Fprintf(w, "%s\t%s\n", k, figures[k])
+	}
+	return w.Flush()
+}

@@ -15,8 +15,7 @@ func Login(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o := login.Options{Lab: os.Getenv("LAB_NAME"), Kubeconfig: p.Kubeconfig(), Dial: dial, Command: os.Getenv("LOGIN_COMMAND"),
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	o := login.Options{Lab: os.Getenv("LAB_NAME"), Kubeconfig: p.Kubeconfig(), Dial: dial}
 	if lp, ok := p.(*local.Provider); ok {
 		o.Lab = lp.Request.Name
 		if lp.Request.RealNode() {
@@ -25,6 +24,13 @@ func Login(ctx context.Context) error {
 			o.Server = "https://kubernetes.default.svc"
 		}
 	}
+	return runLogin(ctx, o)
+}
+
+// runLogin runs the login shell of o (LOGIN_COMMAND instead of an interactive one) on this
+// terminal; a non-zero exit is an ExitError.
+func runLogin(ctx context.Context, o login.Options) error {
+	o.Command, o.Stdin, o.Stdout, o.Stderr = os.Getenv("LOGIN_COMMAND"), os.Stdin, os.Stdout, os.Stderr
 	if o.Command == "" {
 		fmt.Fprintf(os.Stderr, "Logged in to lab %s: KUBECONFIG and the proxy variables are set; exit leaves.\n", o.Lab)
 	}

@@ -18,12 +18,18 @@ func Proxy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return serveProxy(ctx, "the lab ("+p.Name()+" provider)", dial)
+}
+
+// serveProxy serves the proxy (PROXY_ADDR, PROXY_USER, PROXY_PASSWORD) into what with dial until
+// interrupted, after printing the browser and shell settings.
+func serveProxy(ctx context.Context, what string, dial proxy.DialFunc) error {
 	s, err := proxy.Listen(proxy.Options{Addr: os.Getenv("PROXY_ADDR"), Dial: dial,
 		User: os.Getenv("PROXY_USER"), Password: os.Getenv("PROXY_PASSWORD")})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "Proxy into the lab (%s provider) on %s: SOCKS5 with remote DNS, and HTTP (CONNECT and plain), on the same port. Ctrl-C stops it.\n", p.Name(), s.Addr())
+	fmt.Fprintf(os.Stderr, "Proxy into %s on %s: SOCKS5 with remote DNS, and HTTP (CONNECT and plain), on the same port. Ctrl-C stops it.\n", what, s.Addr())
 	fmt.Fprintf(os.Stderr, "  Browser: SOCKS v5 host 127.0.0.1 port %s, \"proxy DNS when using SOCKS v5\" on (chromium --proxy-server=socks5://%s)\n", port(s.Addr()), s.Addr())
 	fmt.Fprintf(os.Stderr, "  Shell:   export ALL_PROXY=socks5h://%s HTTPS_PROXY=http://%s HTTP_PROXY=http://%s\n", s.Addr(), s.Addr(), s.Addr())
 	fmt.Fprintf(os.Stderr, "  Names:   Service names as in a pod (echo.cozy-e2e-echo.svc), node names, pod and Service IPs\n")

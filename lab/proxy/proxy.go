@@ -216,7 +216,7 @@ func (s *Server) serveSOCKS(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	defer up.Close()
 	socksReply(c, socksSucceeded, up.LocalAddr())
 	_ = c.SetReadDeadline(time.Time{})
-	pipe(c, br, up)
+	pipe(ctx, c, br, up)
 }
 
 func (s *Server) socksAuth(c net.Conn, br *bufio.Reader) bool {
@@ -311,7 +311,7 @@ func (s *Server) serveHTTP(ctx context.Context, c net.Conn, br *bufio.Reader) {
 			defer up.Close()
 			io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
 			_ = c.SetReadDeadline(time.Time{})
-			pipe(c, br, up)
+			pipe(ctx, c, br, up)
 			return
 		}
 		if req.URL.Scheme != "http" || req.URL.Host == "" {
@@ -351,8 +351,12 @@ func proxyAuth(r *http.Request) (user, pass string, ok bool) {
 	return fake.BasicAuth()
 }
 
-// pipe copies both ways until either side ends; what the client sent ahead sits in br.
-func pipe(c net.Conn, br *bufio.Reader, up net.Conn) {
+// pipe copies both ways until both sides end; what the client sent ahead sits in br. When ctx
+// ends (the proxy stops) both connections are closed: an upstream that never sees the client's
+// half-close (a port-forward stream does not pass it on) must not hold the stop up.
+func pipe(ctx context.Context, c net.Conn, br *bufio.Reader, up net.Conn) {
+	stop := context.AfterFunc(ctx, func() { up.Close(); c.Close() })
+	defer stop()
 	done := make(chan struct{}, 2)
 	go func() {
 		io.Copy(up, br)

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,32 @@ func Resolve(ctx context.Context, pkgs ...string) ([]Deb, error) {
 		return nil, fmt.Errorf("ask apt for %s: it named %d files for %d packages:\n%s", strings.Join(pkgs, " "), len(debs), len(pkgs), out)
 	}
 	return debs, nil
+}
+
+// Closure is pkgs and every package they depend on (apt-cache depends --recurse: Depends only,
+// no recommends, suggests or pre-depends — what the programs need to run, not what dpkg needs
+// to install them), sorted. A virtual package ("<name>") is left out: what provides it is named
+// too.
+func Closure(ctx context.Context, pkgs ...string) ([]string, error) {
+	args := append([]string{"depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks",
+		"--no-replaces", "--no-enhances", "--no-pre-depends"}, pkgs...)
+	out, err := command.Run(exec.CommandContext(ctx, "apt-cache", args...))
+	if err != nil {
+		return nil, fmt.Errorf("ask apt for the dependencies of %s (is apt-get update done?): %w", strings.Join(pkgs, " "), err)
+	}
+	seen := map[string]bool{}
+	var names []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, " ") || strings.HasPrefix(line, "<") || seen[line] {
+			continue
+		}
+		seen[line] = true
+		names = append(names, line)
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // Fetch downloads d into dir, unless a file of that name with the right SHA-256 is there, and

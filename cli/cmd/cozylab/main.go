@@ -68,7 +68,26 @@ func newRoot() *cobra.Command {
 	release := &cobra.Command{Use: "release", Short: "Releases"}
 	release.AddCommand(verb("prepare VERSION", "Stamps VERSION into release.json, the chart versions and the operator", cobra.ExactArgs(1),
 		func(ctx context.Context, a []string) error { return cli.ReleasePrepare(ctx, a[0]) }))
-	root.AddCommand(lab, e2e, release,
+	sb := &cobra.Command{Use: "sandbox", Short: "A lab in a privileged pod of a parent cluster (SANDBOX_*, LAB_NAME)"}
+	sb.AddCommand(
+		verb("apply", "Makes the sandbox (or brings it back to the same lab) and waits for the in-pod lab", none,
+			func(ctx context.Context, _ []string) error { return cli.SandboxApply(ctx) }),
+		verb("test", "Runs the e2e in the sandbox pod; reports copied to _out/sandbox/<lab>", none,
+			func(ctx context.Context, _ []string) error { return cli.SandboxTest(ctx) }),
+		verb("status", "Shows the sandbox's pod, volume and in-pod lab", none,
+			func(ctx context.Context, _ []string) error { return cli.SandboxStatus(ctx) }),
+		verb("delete", "Removes everything the sandbox made (SANDBOX_KEEP_PVC=1 keeps the lab's volume)", none,
+			func(ctx context.Context, _ []string) error { return cli.SandboxDelete(ctx) }),
+		verb("exec [-- COMMAND ARGS…]", "A shell (or the command) in the sandbox pod; its exit code is ours", cobra.ArbitraryArgs,
+			func(ctx context.Context, a []string) error { return cli.SandboxExec(ctx, a) }),
+		verb("proxy", "SOCKS5 and HTTP proxy into the in-pod lab on 127.0.0.1:1080 through one port-forward", none,
+			func(ctx context.Context, _ []string) error { return cli.SandboxProxy(ctx) }),
+		verb("login", "A shell logged in to the in-pod lab through the proxy (LOGIN_COMMAND runs a command instead)", none,
+			func(ctx context.Context, _ []string) error { return cli.SandboxLogin(ctx) }),
+		&cobra.Command{Use: "pod", Short: "The sandbox pod's program (runs in the pod)", Hidden: true, Args: none,
+			RunE: func(cmd *cobra.Command, _ []string) error { return cli.SandboxPod(cmd.Context()) }},
+	)
+	root.AddCommand(lab, e2e, release, sb,
 		verb("proxy", "SOCKS5 and HTTP proxy into the lab's network on 127.0.0.1:1080 (PROXY_ADDR, PROXY_USER, PROXY_PASSWORD)", none,
 			func(ctx context.Context, _ []string) error { return cli.Proxy(ctx) }),
 		verb("login", "A shell logged in to the lab through the proxy (LOGIN_COMMAND runs a command instead)", none,

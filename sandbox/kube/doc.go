@@ -1,0 +1,11 @@
+// Package kube is how the sandbox's CLI reaches into its pod in the parent cluster: Exec and
+// Terminal run a command there (kubectl's transport: WebSocket first, SPDY when the upgrade
+// fails), and a Forwarder turns every local connection into a new stream to one port of the pod
+// over a single kept connection.
+//
+// The Forwarder is our own rather than client-go's PortForwarder because the latter closes the
+// whole connection — and with it every other forwarded connection — when one stream reports an
+// error (a refused port, say), and it never reconnects. For a proxy that a browser opens dozens
+// of connections through, one refused connection must stay one failed connection, and a
+// restarted pod must cost a reconnect, not a restart of the CLI.
+package kube

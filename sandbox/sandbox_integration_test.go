@@ -1,0 +1,354 @@
+//go:build integration
+
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	xproxy "golang.org/x/net/proxy"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/cozylab/cozylab/lab/login"
+	"github.com/cozylab/cozylab/lab/proxy"
+)
+
+// testClass is the parent lab's storage class for the sandbox's volume: static volumes the test
+// makes (the parent lab has no provisioner).
+const testClass = "sandbox-test"
+
+// TestMain runs the tests, or — with COZYLAB_LOGIN_HELPER set, as the login test starts this
+// binary inside its shell — is that shell's client: it lists the nodes of the cluster
+// $KUBECONFIG names (through the proxy login set up) and exits.
+func TestMain(m *testing.M) {
+	if os.Getenv("COZYLAB_LOGIN_HELPER") != "" {
+		os.Exit(listNodes())
+	}
+	os.Exit(m.Run())
+}
+
+func listNodes() int {
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "list the nodes through %s: %v\n", cfg.Host, err)
+		return 1
+	}
+	var names []string
+	for _, n := range nodes.Items {
+		names = append(names, n.Name)
+	}
+	slices.Sort(names)
+	fmt.Printf("nodes: %s\n", strings.Join(names, " "))
+	return 0
+}
+
+// TestSandbox runs a sandbox in a parent cluster that is a local lab with a real node: apply
+// (the in-pod lab comes up), exec, the proxy and login through the port-forward, the e2e in the
+// pod, the pod deleted and applied again (the same lab), and delete (nothing with the sandbox's
+// labels left). Bad input fails within seconds, before anything is made.
+func TestSandbox(t *testing.T) {
+	ctx := context.Background()
+	parent, cfg, cs, reg := parentLab(t, "sbparent")
+	opts := testOptions(parent, reg, "inner")
+
+	t.Run("bad input fails within seconds and makes nothing", func(t *testing.T) {
+		_, err := Open(Options{Kubeconfig: "/nonexistent/kubeconfig"})
+		require.ErrorContains(t, err, "SANDBOX_KUBECONFIG=/nonexistent/kubeconfig")
+		o := opts
+		o.Registry = ""
+		sb, err := Open(o)
+		require.NoError(t, err)
+		require.ErrorContains(t, sb.Apply(ctx), "SANDBOX_REGISTRY is not set")
+		o = opts
+		o.StorageClass = "no-such-class"
+		sb, err = Open(o)
+		require.NoError(t, err)
+		require.ErrorContains(t, sb.Apply(ctx), "SANDBOX_STORAGE_CLASS=no-such-class: the parent cluster has no such StorageClass")
+		o.StorageClass = ""
+		sb, err = Open(o)
+		require.NoError(t, err)
+		require.ErrorContains(t, sb.Apply(ctx), "the parent cluster has no default StorageClass for the lab's volume: set SANDBOX_STORAGE_CLASS")
+		o = opts
+		o.CPU = "two"
+		_, err = Open(o)
+		require.ErrorContains(t, err, `SANDBOX_CPU="two" is not a quantity`)
+
+		// A namespace whose Pod Security refuses privileged pods.
+		_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sandbox-restricted",
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		o = opts
+		o.Namespace = "sandbox-restricted"
+		sb, err = Open(o)
+		require.NoError(t, err)
+		require.ErrorContains(t, sb.Apply(ctx), `namespace sandbox-restricted enforces Pod Security "restricted", which refuses the sandbox's privileged pod`)
+		require.NoError(t, cs.CoreV1().Namespaces().Delete(ctx, "sandbox-restricted", metav1.DeleteOptions{}))
+
+		// A user without the rights: a service account bound to nothing.
+		_, err = cs.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		tok, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, "nobody", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		kc := clientcmdapi.NewConfig()
+		kc.Clusters["parent"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthority: cfg.CAFile, CertificateAuthorityData: cfg.CAData}
+		kc.AuthInfos["nobody"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+		kc.Contexts["nobody"] = &clientcmdapi.Context{Cluster: "parent", AuthInfo: "nobody"}
+		kc.CurrentContext = "nobody"
+		path := filepath.Join(t.TempDir(), "nobody.kubeconfig")
+		require.NoError(t, clientcmd.WriteToFile(*kc, path))
+		o = opts
+		o.Kubeconfig = path
+		sb, err = Open(o)
+		require.NoError(t, err)
+		require.ErrorContains(t, sb.Apply(ctx), "the parent cluster does not let us create pods, delete pods, create persistentvolumeclaims, create pods/exec, create pods/portforward in namespace cozylab-sandbox")
+		assertNothingLabelled(t, cs)
+	})
+
+	staticVolume(t, cs)
+
+	sb, err := Open(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, sb.Delete(context.WithoutCancel(ctx))) })
+	start := time.Now()
+	require.NoError(t, sb.Apply(ctx))
+	t.Logf("FIGURE sandbox:apply (cold pod, image built and pushed, in-pod lab up): %s", time.Since(start).Round(time.Second))
+	st, err := sb.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "ready", st.Phase)
+	assert.Contains(t, st.Image, reg+"/cozylab/cozylab-sandbox:")
+	assert.Contains(t, sb.tail(ctx, 200, false), "Sandbox pod: lab inner on the local provider", "the pod's first line says what runs inside")
+
+	t.Run("a volume that can never bind fails the apply, naming it", func(t *testing.T) {
+		o := opts
+		o.Lab = "novolume"
+		sb, err := Open(o)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, sb.Delete(ctx)) }()
+		err = sb.Apply(ctx)
+		require.ErrorContains(t, err, "the lab's volume cozylab-sandbox/cozylab-novolume cannot bind: StorageClass sandbox-test provisions nothing")
+	})
+
+	t.Run("exec returns the command's output and exit code", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		code, err := sb.Run(ctx, []string{"/bin/sh", "-c", "cat; echo out; echo err >&2; exit 3"}, strings.NewReader("in\n"), &out, &errOut)
+		require.NoError(t, err)
+		assert.Equal(t, 3, code)
+		assert.Equal(t, "in\nout\n", out.String())
+		assert.Equal(t, "err\n", errOut.String())
+	})
+
+	// The proxy into the in-pod lab, as sandbox:proxy serves it.
+	dial, closer := sb.Dialer()
+	defer closer.Close()
+	srv, err := proxy.Listen(proxy.Options{Addr: "127.0.0.1:0", Dial: dial})
+	require.NoError(t, err)
+	pctx, stopProxy := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(pctx) }()
+	defer func() { stopProxy(); assert.NoError(t, <-served) }()
+	socks, err := xproxy.SOCKS5("tcp", srv.Addr(), nil, xproxy.Direct)
+	require.NoError(t, err)
+	proxyURL, err := url.Parse("http://" + srv.Addr())
+	require.NoError(t, err)
+	clients := map[string]*http.Client{
+		"SOCKS5h": {Timeout: time.Minute, Transport: &http.Transport{DialContext: socks.(xproxy.ContextDialer).DialContext}},
+		"HTTP":    {Timeout: time.Minute, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}},
+	}
+	page := labPage(t, sb)
+	uid := clusterUID(t, sb, dial)
+
+	t.Run("the proxy reaches the in-pod lab's page by name and by address", func(t *testing.T) {
+		u, err := url.Parse(page)
+		require.NoError(t, err)
+		_, port, err := net.SplitHostPort(u.Host)
+		require.NoError(t, err)
+		for how, hc := range clients {
+			for _, host := range []string{"localhost", "127.0.0.1"} {
+				resp, err := hc.Get(fmt.Sprintf("http://%s:%s/", host, port))
+				require.NoError(t, err, "%s to %s", how, host)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				assert.Contains(t, string(body), "Lab inner", "%s to %s: the lab page names the lab", how, host)
+			}
+		}
+		// HTTP CONNECT, as a client of an https:// address would ask.
+		c, err := net.Dial("tcp", srv.Addr())
+		require.NoError(t, err)
+		defer c.Close()
+		fmt.Fprintf(c, "CONNECT localhost:%s HTTP/1.1\r\nHost: localhost:%s\r\n\r\n", port, port)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "CONNECT localhost:%s", port)
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: localhost:%s\r\nConnection: close\r\n\r\n", port)
+		resp, err = http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Contains(t, string(body), "Lab inner", "the lab page through the CONNECT tunnel")
+
+		// A refused target is a SOCKS error on its own connection, while a transfer streams.
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				resp, err := clients["SOCKS5h"].Get(page)
+				if assert.NoError(t, err) {
+					_, err = io.Copy(io.Discard, resp.Body)
+					assert.NoError(t, err)
+					resp.Body.Close()
+				}
+			}
+		}()
+		_, err = socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", "127.0.0.1:1")
+		require.Error(t, err, "nothing listens on port 1 in the pod")
+		wg.Wait()
+		// 100 connections at once.
+		errs := make(chan error, 100)
+		for range 100 {
+			go func() {
+				resp, err := clients["SOCKS5h"].Get(page)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 100 {
+			assert.NoError(t, <-errs)
+		}
+	})
+
+	t.Run("a browser loads the in-pod lab's page through the proxy", func(t *testing.T) {
+		chromium, err := exec.LookPath("chromium")
+		require.NoError(t, err, "install Chromium with: apt-get install chromium")
+		bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(bctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+srv.Addr(), "--proxy-bypass-list=<-loopback>", "--dump-dom", page)
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		assert.Contains(t, string(out), "Lab inner", "Chromium rendered the lab page of lab inner")
+	})
+
+	t.Run("login lists the in-pod lab's nodes through the proxy", func(t *testing.T) {
+		kc, err := sb.Kubeconfig(ctx)
+		require.NoError(t, err)
+		path := filepath.Join(t.TempDir(), "kubeconfig")
+		require.NoError(t, os.WriteFile(path, kc, 0o600))
+		var out bytes.Buffer
+		start := time.Now()
+		defer func() { t.Logf("login ran in %s: %s", time.Since(start).Round(time.Millisecond), out.String()) }()
+		code, err := login.Run(ctx, login.Options{Lab: "sandbox/inner", Kubeconfig: path, Dial: dial,
+			Command: "COZYLAB_LOGIN_HELPER=1 " + os.Args[0], Stdout: &out, Stderr: &out})
+		require.NoError(t, err)
+		require.Equal(t, 0, code, out.String())
+		assert.Contains(t, out.String(), "nodes: srv1 srv2 srv3", "the in-pod lab's simulated nodes, listed through the proxy")
+	})
+
+	t.Run("sandbox:test runs the e2e in the pod and copies its reports back", func(t *testing.T) {
+		dir := t.TempDir()
+		start := time.Now()
+		code, err := sb.Test(ctx, nil, os.Stderr, os.Stderr, dir)
+		require.NoError(t, err)
+		require.Equal(t, 0, code, "the e2e in the pod passed")
+		t.Logf("FIGURE sandbox:test: %s", time.Since(start).Round(time.Second))
+		junit, err := os.ReadFile(filepath.Join(sb.ReportDir(dir), "e2e", "junit.xml"))
+		require.NoError(t, err, "the JUnit report is copied back")
+		assert.Contains(t, string(junit), "<testsuite")
+		assert.NotContains(t, string(junit), "<failure")
+	})
+
+	t.Run("a deleted pod comes back to the same lab, and the proxy follows it", func(t *testing.T) {
+		require.NoError(t, cs.CoreV1().Pods(sb.Namespace()).Delete(ctx, sb.Name(), metav1.DeleteOptions{}))
+		require.Eventually(t, func() bool {
+			_, err := cs.CoreV1().Pods(sb.Namespace()).Get(ctx, sb.Name(), metav1.GetOptions{})
+			return err != nil
+		}, 3*time.Minute, 200*time.Millisecond)
+		start := time.Now()
+		require.NoError(t, sb.Apply(ctx))
+		t.Logf("FIGURE sandbox:apply (pod back on the same volume): %s", time.Since(start).Round(time.Second))
+		assert.Equal(t, uid, clusterUID(t, sb, dial), "the same in-pod cluster (kube-system's UID) after the pod came back")
+		resp, err := clients["SOCKS5h"].Get(labPage(t, sb))
+		require.NoError(t, err, "the proxy that served the old pod serves the new one")
+		resp.Body.Close()
+	})
+
+	t.Run("delete leaves nothing with the sandbox's labels", func(t *testing.T) {
+		require.NoError(t, sb.Delete(ctx))
+		assertNothingLabelled(t, cs)
+		_, err := cs.CoreV1().Namespaces().Get(ctx, DefaultNamespace, metav1.GetOptions{})
+		assert.True(t, err != nil, "the namespace the sandbox made is gone")
+		st, err := sb.Status(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "absent", st.Phase)
+	})
+}
+
+// labPage is the in-pod lab's page URL, as `cozylab lab status` in the pod shows it.
+func labPage(t *testing.T, sb *Sandbox) string {
+	t.Helper()
+	out, err := sb.output(t.Context(), "/opt/cozylab/bin/cozylab", "lab", "status")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`lab page\s.*?(http://\S+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "lab status names the lab page: %s", out)
+	return m[1]
+}
+
+// clusterUID reads the in-pod cluster's kube-system UID through dial (the proxy's way in).
+func clusterUID(t *testing.T, sb *Sandbox, dial proxy.DialFunc) string {
+	t.Helper()
+	kc, err := sb.Kubeconfig(t.Context())
+	require.NoError(t, err)
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	require.NoError(t, err)
+	cfg.Dial = dial
+	ns, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Get(t.Context(), "kube-system", metav1.GetOptions{})
+	require.NoError(t, err)
+	return string(ns.UID)
+}
+
+// assertNothingLabelled checks the parent cluster holds no pod, claim or namespace of a sandbox.
+func assertNothingLabelled(t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	ctx := t.Context()
+	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy}
+	pods, err := cs.CoreV1().Pods("").List(ctx, sel)
+	require.NoError(t, err)
+	assert.Empty(t, pods.Items)
+	pvcs, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, sel)
+	require.NoError(t, err)
+	assert.Empty(t, pvcs.Items)
+	nss, err := cs.CoreV1().Namespaces().List(ctx, sel)
+	require.NoError(t, err)
+	assert.Empty(t, nss.Items)
+}
