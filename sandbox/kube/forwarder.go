@@ -27,7 +27,9 @@ type Forwarder struct {
 	// new name/UID).
 	Pod  func(ctx context.Context) (string, error)
 	Port int
-	Log  func(format string, args ...any) // optional
+	// Log receives what the Forwarder does on its own (connects, retirements, failed
+	// connections in Serve); optional, called from several goroutines at once.
+	Log func(format string, args ...any)
 
 	mu      sync.Mutex
 	started bool

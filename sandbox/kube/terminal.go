@@ -20,7 +20,8 @@ import (
 // SIGWINCH; otherwise no TTY (stdin copied, separate stderr). Returns the exit code.
 //
 // A termination signal received meanwhile ends the command: the terminal is restored and
-// Terminal returns an error naming the signal, for the caller to exit on.
+// Terminal returns an error naming the signal (errors.Is ErrInterrupted), for the caller to
+// exit on.
 func Terminal(ctx context.Context, cfg *rest.Config, ns, pod, container string, cmd []string, in, out *os.File, errOut io.Writer) (int, error) {
 	o := ExecOptions{Namespace: ns, Pod: pod, Container: container, Command: cmd, Stderr: errOut}
 	if in != nil { // a nil *os.File in an io.Reader would not be nil
@@ -50,7 +51,7 @@ func Terminal(ctx context.Context, cfg *rest.Config, ns, pod, container string, 
 		select {
 		case sig := <-sigs:
 			restore()
-			cancel(fmt.Errorf("%w: %v", errInterrupted, sig))
+			cancel(fmt.Errorf("%w: %v", ErrInterrupted, sig))
 		case <-ctx.Done():
 		}
 	}()
@@ -61,7 +62,7 @@ func Terminal(ctx context.Context, cfg *rest.Config, ns, pod, container string, 
 	cancel(nil)
 	sizes.wait()
 	restore()
-	if cause := context.Cause(ctx); errors.Is(cause, errInterrupted) {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrInterrupted) {
 		return code, cause
 	}
 	if err == nil && restoreErr != nil {
@@ -70,8 +71,8 @@ func Terminal(ctx context.Context, cfg *rest.Config, ns, pod, container string, 
 	return code, err
 }
 
-// errInterrupted marks a command ended by a termination signal.
-var errInterrupted = errors.New("interrupted by signal")
+// ErrInterrupted marks a command that Terminal ended on SIGTERM, SIGINT or SIGHUP.
+var ErrInterrupted = errors.New("interrupted by signal")
 
 // sizeQueue is a remotecommand.TerminalSizeQueue fed by SIGWINCH: the current size first,
 // then every change; nil once its context ends.

@@ -26,12 +26,13 @@ import (
 const connectBound = 2 * time.Minute
 
 // connectBackoff paces the retries of a connect while the pod is not found or not running:
-// quick at first (a pod that is just starting), then every two seconds.
-var connectBackoff = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 1.6, Jitter: 0.2, Steps: 1 << 30, Cap: 2 * time.Second}
+// quick at first (a pod that is just starting), then every second.
+var connectBackoff = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 1.6, Jitter: 0.2, Steps: 1 << 30, Cap: time.Second}
 
 // tunnel is one connection to a pod, with the streams on it counted: once retired it takes no
 // new stream and closes when its last one is done.
 type tunnel struct {
+	f          *Forwarder
 	conn       httpstream.Connection
 	ns, pod    string
 	uid        types.UID
@@ -146,9 +147,9 @@ func (f *Forwarder) connectOnce(ctx context.Context) (*tunnel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port-forward to pod %s/%s: %w", f.Namespace, name, err)
 	}
-	t := &tunnel{conn: conn, ns: f.Namespace, pod: name, uid: pod.UID, podVersion: pod.ResourceVersion}
+	t := &tunnel{f: f, conn: conn, ns: f.Namespace, pod: name, uid: pod.UID, podVersion: pod.ResourceVersion}
 	t.ctx, t.stop = context.WithCancel(f.ctx)
-	f.logf("connected to port %d of pod %s/%s", f.Port, f.Namespace, name)
+	f.logf("connected to pod %s/%s", f.Namespace, name)
 	return t, nil
 }
 
