@@ -18,6 +18,7 @@ import (
 	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/proxy"
 	"github.com/cozylab/cozylab/lab/qemu"
+	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/sandbox"
 )
@@ -234,9 +235,21 @@ func SandboxPod(ctx context.Context) error {
 	s.Provider = kind
 	mode := ""
 	if kind == local.ProviderName {
-		// The real node needs containerd, runc and the CNI plugins, which the image does not
-		// carry yet: the in-pod local lab simulates its nodes.
-		s.LocalNodes, mode = state.LocalNodesKwok, "; simulated nodes only (kwok): the sandbox image has no containerd for a real node"
+		root, err := state.Root()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return err
+		}
+		switch real, why := sandbox.RealNodeHere(root, realnode.CheckPrerequisites); {
+		case s.LocalNodes != "":
+			mode = "; LAB_LOCAL_NODES=" + s.LocalNodes
+		case real:
+			s.LocalNodes, mode = state.LocalNodesReal, "; with a real node ("+why+")"
+		default:
+			s.LocalNodes, mode = state.LocalNodesKwok, "; simulated nodes only (kwok): "+why
+		}
 	}
 	fmt.Fprintf(os.Stderr, "Sandbox pod: lab %s on the %s provider (%s)%s\n", cmpOr(s.Name, "dev"), kind, why, mode)
 	var p provider.Provider

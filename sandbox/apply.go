@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/prebuilt"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/lab/images"
 	"github.com/cozylab/cozylab/lab/local"
+	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/sandbox/image"
 )
 
@@ -159,7 +162,7 @@ func (s *Sandbox) pushImage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	step := rep.Begin("Checking the binaries cache for the in-pod lab")
-	tools, err := (&bincache.Cache{}).Ensure(ctx, local.Tools(false)...)
+	tools, err := (&bincache.Cache{}).Ensure(ctx, InPodTools()...)
 	if err = step.Done(err); err != nil {
 		return "", err
 	}
@@ -168,7 +171,7 @@ func (s *Sandbox) pushImage(ctx context.Context) (string, error) {
 	}
 	step = rep.Begin("Assembling the sandbox image")
 	img, err := image.Build(ctx, image.Options{Programs: programs, RepoRoot: s.o.RepoRoot, Tree: Tree,
-		Debs: filepath.Join(cache, "cozylab", "debs")}, step)
+		Packages: realnode.Packages(), Links: iptablesNFT, Debs: filepath.Join(cache, "cozylab", "debs")}, step)
 	if err != nil {
 		return "", step.Done(err)
 	}
@@ -180,6 +183,27 @@ func (s *Sandbox) pushImage(ctx context.Context) (string, error) {
 	ref := strings.TrimSuffix(s.o.Registry, "/") + "/cozylab-sandbox:" + digest.Hex[:16]
 	step = rep.Begin("Pushing the sandbox image")
 	return ref, step.Done(image.Push(ctx, img, ref, Insecure(s.o.Registry), step))
+}
+
+// iptablesNFT are the links Debian's update-alternatives makes for iptables in its nftables
+// flavour, which the real node's kubelet and CNI plugins run.
+var iptablesNFT = map[string]string{
+	"/usr/sbin/iptables": "iptables-nft", "/usr/sbin/iptables-save": "iptables-nft-save", "/usr/sbin/iptables-restore": "iptables-nft-restore",
+	"/usr/sbin/ip6tables": "ip6tables-nft", "/usr/sbin/ip6tables-save": "ip6tables-nft-save", "/usr/sbin/ip6tables-restore": "ip6tables-nft-restore",
+}
+
+// InPodTools are the binaries cache's tools the in-pod local lab may run: its control plane,
+// kwok and Flux as processes (kwok-only), its real node's kubelet and kube-proxy, and what the
+// real node's images are made of (Flux, CoreDNS).
+func InPodTools() []string {
+	tools := append(local.Tools(true), local.Tools(false)...)
+	for _, img := range images.Catalog() {
+		if img.Tool != "" {
+			tools = append(tools, img.Tool)
+		}
+	}
+	slices.Sort(tools)
+	return slices.Compact(tools)
 }
 
 // Insecure says whether the registry is spoken to over plain HTTP: a loopback or private

@@ -6,8 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -128,8 +131,15 @@ nohup nc -ll -p 9002 -e /tmp/zeros >/dev/null 2>&1 &`, size)
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The servers listen in the pod's network namespace; the in-pod lab's dialer reaches it at
+	// the host address of its real node's link, where the lab page is.
+	u, err := url.Parse(labPage(b, sb))
+	if err != nil {
+		b.Fatal(err)
+	}
+	host := u.Hostname()
 	connect := func(port int) (io.ReadCloser, error) {
-		c, err := socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		c, err := socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			return nil, err
 		}

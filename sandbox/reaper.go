@@ -60,3 +60,23 @@ func Reap() int {
 	}
 	return 1
 }
+
+// overlayMagic is overlayfs's statfs type: containerd cannot keep its snapshots on it.
+const overlayMagic = 0x794c7630
+
+// RealNodeHere says whether the in-pod local lab can run its real node, and why (not): the
+// real node's packages are in the image and the lab's state — where containerd keeps its
+// images and snapshots — is not on the container's overlay (the volume is mounted there).
+func RealNodeHere(state string, check func() error) (bool, string) {
+	if err := check(); err != nil {
+		return false, err.Error()
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(state, &fs); err != nil {
+		return false, fmt.Sprintf("the lab's state directory %s: %v", state, err)
+	}
+	if fs.Type == overlayMagic {
+		return false, fmt.Sprintf("the lab's state directory %s is on the container's overlay (mount the lab's volume there)", state)
+	}
+	return true, "containerd's root is on the lab's volume"
+}

@@ -143,7 +143,11 @@ func TestSandbox(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ready", st.Phase)
 	assert.Contains(t, st.Image, reg+"/cozylab/cozylab-sandbox:")
-	assert.Contains(t, sb.tail(ctx, 200, false), "Sandbox pod: lab inner on the local provider", "the pod's first line says what runs inside")
+	first := sb.tail(ctx, 500, false)
+	first, _, _ = strings.Cut(first[strings.Index(first, "Sandbox pod:"):], "\n")
+	t.Logf("the pod's first line: %s", first)
+	assert.Contains(t, first, "Sandbox pod: lab inner on the local provider", "the pod's first line says what runs inside")
+	assert.Contains(t, first, "; with a real node (containerd's root is on the lab's volume)")
 
 	t.Run("a volume that can never bind fails the apply, naming it", func(t *testing.T) {
 		o := opts
@@ -164,6 +168,19 @@ func TestSandbox(t *testing.T) {
 		assert.Equal(t, "err\n", errOut.String())
 	})
 
+	t.Run("sandbox:test runs the e2e in the pod and copies its reports back", func(t *testing.T) {
+		dir := t.TempDir()
+		start := time.Now()
+		code, err := sb.Test(ctx, nil, os.Stderr, os.Stderr, dir)
+		require.NoError(t, err)
+		require.Equal(t, 0, code, "the e2e in the pod passed")
+		t.Logf("FIGURE sandbox:test: %s", time.Since(start).Round(time.Second))
+		junit, err := os.ReadFile(filepath.Join(sb.ReportDir(dir), "e2e", "junit.xml"))
+		require.NoError(t, err, "the JUnit report is copied back")
+		assert.Contains(t, string(junit), "<testsuite")
+		assert.NotContains(t, string(junit), "<failure")
+	})
+
 	// The proxy into the in-pod lab, as sandbox:proxy serves it.
 	dial, closer := sb.Dialer()
 	defer closer.Close()
@@ -181,38 +198,39 @@ func TestSandbox(t *testing.T) {
 		"SOCKS5h": {Timeout: time.Minute, Transport: &http.Transport{DialContext: socks.(xproxy.ContextDialer).DialContext}},
 		"HTTP":    {Timeout: time.Minute, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}},
 	}
-	page := labPage(t, sb)
 	uid := clusterUID(t, sb, dial)
+	inner := innerClient(t, sb, dial)
+	svc, err := inner.CoreV1().Services("cozy-e2e-echo").Get(ctx, "echo", metav1.GetOptions{})
+	require.NoError(t, err, "the e2e in the pod installed the echo app")
+	port := svc.Spec.Ports[0].Port
+	page := fmt.Sprintf("http://echo.cozy-e2e-echo.svc:%d/", port)
 
-	t.Run("the proxy reaches the in-pod lab's page by name and by address", func(t *testing.T) {
-		u, err := url.Parse(page)
-		require.NoError(t, err)
-		_, port, err := net.SplitHostPort(u.Host)
-		require.NoError(t, err)
+	t.Run("the proxy reaches a Service of the in-pod lab by name and by address", func(t *testing.T) {
 		for how, hc := range clients {
-			for _, host := range []string{"localhost", "127.0.0.1"} {
-				resp, err := hc.Get(fmt.Sprintf("http://%s:%s/", host, port))
+			for _, host := range []string{"echo.cozy-e2e-echo.svc", "echo.cozy-e2e-echo.svc.cluster.local", svc.Spec.ClusterIP} {
+				resp, err := hc.Get(fmt.Sprintf("http://%s:%d/", host, port))
 				require.NoError(t, err, "%s to %s", how, host)
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				assert.Contains(t, string(body), "Lab inner", "%s to %s: the lab page names the lab", how, host)
+				assert.True(t, strings.HasPrefix(string(body), "echo from "), "%s to %s: %q", how, host, body)
 			}
 		}
 		// HTTP CONNECT, as a client of an https:// address would ask.
 		c, err := net.Dial("tcp", srv.Addr())
 		require.NoError(t, err)
 		defer c.Close()
-		fmt.Fprintf(c, "CONNECT localhost:%s HTTP/1.1\r\nHost: localhost:%s\r\n\r\n", port, port)
+		target := fmt.Sprintf("echo.cozy-e2e-echo.svc:%d", port)
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
 		br := bufio.NewReader(c)
 		resp, err := http.ReadResponse(br, nil)
 		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "CONNECT localhost:%s", port)
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: localhost:%s\r\nConnection: close\r\n\r\n", port)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "CONNECT %s", target)
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", target)
 		resp, err = http.ReadResponse(br, nil)
 		require.NoError(t, err)
 		body, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
-		assert.Contains(t, string(body), "Lab inner", "the lab page through the CONNECT tunnel")
+		assert.True(t, strings.HasPrefix(string(body), "echo from "), "the echo page through the CONNECT tunnel: %q", body)
 
 		// A refused target is a SOCKS error on its own connection, while a transfer streams.
 		var wg sync.WaitGroup
@@ -228,8 +246,8 @@ func TestSandbox(t *testing.T) {
 				}
 			}
 		}()
-		_, err = socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", "127.0.0.1:1")
-		require.Error(t, err, "nothing listens on port 1 in the pod")
+		_, err = socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", "node1:1")
+		require.Error(t, err, "nothing listens on port 1 of the in-pod lab's real node")
 		wg.Wait()
 		// 100 connections at once.
 		errs := make(chan error, 100)
@@ -248,16 +266,16 @@ func TestSandbox(t *testing.T) {
 		}
 	})
 
-	t.Run("a browser loads the in-pod lab's page through the proxy", func(t *testing.T) {
+	t.Run("a browser loads a page of the in-pod lab through the proxy", func(t *testing.T) {
 		chromium, err := exec.LookPath("chromium")
 		require.NoError(t, err, "install Chromium with: apt-get install chromium")
 		bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(bctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+srv.Addr(), "--proxy-bypass-list=<-loopback>", "--dump-dom", page)
+			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+srv.Addr(), "--dump-dom", page)
 		out, err := cmd.Output()
 		require.NoError(t, err)
-		assert.Contains(t, string(out), "Lab inner", "Chromium rendered the lab page of lab inner")
+		assert.Contains(t, string(out), "echo from ", "Chromium rendered the echo page, by its Service's name")
 	})
 
 	t.Run("login lists the in-pod lab's nodes through the proxy", func(t *testing.T) {
@@ -272,20 +290,7 @@ func TestSandbox(t *testing.T) {
 			Command: "COZYLAB_LOGIN_HELPER=1 " + os.Args[0], Stdout: &out, Stderr: &out})
 		require.NoError(t, err)
 		require.Equal(t, 0, code, out.String())
-		assert.Contains(t, out.String(), "nodes: srv1 srv2 srv3", "the in-pod lab's simulated nodes, listed through the proxy")
-	})
-
-	t.Run("sandbox:test runs the e2e in the pod and copies its reports back", func(t *testing.T) {
-		dir := t.TempDir()
-		start := time.Now()
-		code, err := sb.Test(ctx, nil, os.Stderr, os.Stderr, dir)
-		require.NoError(t, err)
-		require.Equal(t, 0, code, "the e2e in the pod passed")
-		t.Logf("FIGURE sandbox:test: %s", time.Since(start).Round(time.Second))
-		junit, err := os.ReadFile(filepath.Join(sb.ReportDir(dir), "e2e", "junit.xml"))
-		require.NoError(t, err, "the JUnit report is copied back")
-		assert.Contains(t, string(junit), "<testsuite")
-		assert.NotContains(t, string(junit), "<failure")
+		assert.Contains(t, out.String(), "nodes: node1 srv1 srv2 srv3", "the in-pod lab's real and simulated nodes, listed through the proxy")
 	})
 
 	t.Run("a deleted pod comes back to the same lab, and the proxy follows it", func(t *testing.T) {
@@ -298,9 +303,17 @@ func TestSandbox(t *testing.T) {
 		require.NoError(t, sb.Apply(ctx))
 		t.Logf("FIGURE sandbox:apply (pod back on the same volume): %s", time.Since(start).Round(time.Second))
 		assert.Equal(t, uid, clusterUID(t, sb, dial), "the same in-pod cluster (kube-system's UID) after the pod came back")
-		resp, err := clients["SOCKS5h"].Get(labPage(t, sb))
-		require.NoError(t, err, "the proxy that served the old pod serves the new one")
-		resp.Body.Close()
+		// The echo pod comes back on the in-pod real node: retried until it answers (bounded).
+		var last error
+		require.Eventually(t, func() bool {
+			resp, err := clients["SOCKS5h"].Get(page)
+			if last = err; err != nil {
+				return false
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return strings.HasPrefix(string(body), "echo from ")
+		}, 5*time.Minute, time.Second, "the proxy that served the old pod serves the new one's echo page: %v", last)
 	})
 
 	t.Run("delete leaves nothing with the sandbox's labels", func(t *testing.T) {
@@ -315,24 +328,30 @@ func TestSandbox(t *testing.T) {
 }
 
 // labPage is the in-pod lab's page URL, as `cozylab lab status` in the pod shows it.
-func labPage(t *testing.T, sb *Sandbox) string {
+func labPage(t testing.TB, sb *Sandbox) string {
 	t.Helper()
-	out, err := sb.output(t.Context(), "/opt/cozylab/bin/cozylab", "lab", "status")
+	out, err := sb.output(context.Background(), "/opt/cozylab/bin/cozylab", "lab", "status")
 	require.NoError(t, err)
 	m := regexp.MustCompile(`lab page\s.*?(http://\S+)`).FindStringSubmatch(string(out))
 	require.NotNil(t, m, "lab status names the lab page: %s", out)
 	return m[1]
 }
 
-// clusterUID reads the in-pod cluster's kube-system UID through dial (the proxy's way in).
-func clusterUID(t *testing.T, sb *Sandbox, dial proxy.DialFunc) string {
+// innerClient is a client of the in-pod lab reaching it through dial (the proxy's way in).
+func innerClient(t *testing.T, sb *Sandbox, dial proxy.DialFunc) kubernetes.Interface {
 	t.Helper()
 	kc, err := sb.Kubeconfig(t.Context())
 	require.NoError(t, err)
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
 	require.NoError(t, err)
 	cfg.Dial = dial
-	ns, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Get(t.Context(), "kube-system", metav1.GetOptions{})
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// clusterUID reads the in-pod cluster's kube-system UID through dial.
+func clusterUID(t *testing.T, sb *Sandbox, dial proxy.DialFunc) string {
+	t.Helper()
+	ns, err := innerClient(t, sb, dial).CoreV1().Namespaces().Get(t.Context(), "kube-system", metav1.GetOptions{})
 	require.NoError(t, err)
 	return string(ns.UID)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,6 +93,17 @@ var prerequisites = []struct{ File, Package string }{
 	{"/usr/sbin/conntrack", "conntrack"},
 	{"/usr/sbin/iptables", "iptables"},
 	{"/usr/sbin/nft", "nftables"},
+}
+
+// Packages are the Debian packages a real node needs (what the sandbox image installs).
+func Packages() []string {
+	var out []string
+	for _, p := range prerequisites {
+		if !slices.Contains(out, p.Package) {
+			out = append(out, p.Package)
+		}
+	}
+	return out
 }
 
 // CheckPrerequisites fails naming the apt-get command that installs what is missing.

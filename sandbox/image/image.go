@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -63,6 +64,9 @@ type Options struct {
 	// Packages are Debian packages installed into the image with everything they depend on
 	// (Closure), one layer per package: the real node's containerd, runc, CNI plugins.
 	Packages []string
+	// Links are symbolic links made after the packages (path in the image → target), what
+	// the packages' maintainer scripts would have made (update-alternatives).
+	Links map[string]string
 	// Debs is where fetched .debs and their layers are kept (a cache directory).
 	Debs string
 	// Env is added to the image's environment ("KEY=value").
@@ -76,7 +80,11 @@ type Options struct {
 func Build(ctx context.Context, o Options, step progress.Step) (v1.Image, error) {
 	var layers []v1.Layer
 	step.Status("fetching %s with apt", Shell)
-	shell, data, err := debLayer(ctx, o.Debs, Shell)
+	shellDeb, err := Resolve(ctx, Shell)
+	if err != nil {
+		return nil, err
+	}
+	shell, data, err := debLayer(ctx, o.Debs, shellDeb[0], true)
 	if err != nil {
 		return nil, err
 	}
@@ -84,20 +92,36 @@ func Build(ctx context.Context, o Options, step progress.Step) (v1.Image, error)
 	if err != nil {
 		return nil, err
 	}
-	layers = append(layers, shell, links)
+	base, err := baseLayer()
+	if err != nil {
+		return nil, err
+	}
+	layers = append(layers, base, shell, links)
 	if len(o.Packages) > 0 {
 		pkgs, err := Closure(ctx, o.Packages...)
 		if err != nil {
 			return nil, err
 		}
-		for i, p := range pkgs {
-			step.Status("Debian packages: %d/%d (%s)", i+1, len(pkgs), p)
-			l, _, err := debLayer(ctx, o.Debs, p)
+		debs, err := Resolve(ctx, pkgs...)
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(debs, func(a, b Deb) int { return strings.Compare(a.File, b.File) })
+		for i, d := range debs {
+			step.Status("Debian packages: %d/%d (%s)", i+1, len(debs), d.File)
+			l, _, err := debLayer(ctx, o.Debs, d, false)
 			if err != nil {
 				return nil, err
 			}
 			layers = append(layers, l)
 		}
+	}
+	if len(o.Links) > 0 {
+		l, err := linkLayer(o.Links)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
 	}
 	names := make([]string, 0, len(o.Programs))
 	for n := range o.Programs {
@@ -147,23 +171,23 @@ func Build(ctx context.Context, o Options, step progress.Step) (v1.Image, error)
 	return mutate.ConfigFile(img, cfg)
 }
 
-// debLayer is the layer of Debian package pkg, and its data archive: the .deb fetched into
+// debLayer is the layer of a Debian package, and its data archive: the .deb fetched into
 // dir (checked against apt's SHA-256), its compressed layer kept beside it, so a rebuild
-// compresses nothing it compressed before.
-func debLayer(ctx context.Context, dir, pkg string) (v1.Layer, []byte, error) {
-	debs, err := Resolve(ctx, pkg)
+// compresses nothing it compressed before. The data archive is read only when wantData.
+func debLayer(ctx context.Context, dir string, deb Deb, wantData bool) (v1.Layer, []byte, error) {
+	path, err := Fetch(ctx, dir, deb)
 	if err != nil {
 		return nil, nil, err
 	}
-	path, err := Fetch(ctx, dir, debs[0])
-	if err != nil {
-		return nil, nil, err
+	cached := path + ".layer-v1.tar.gz"
+	if _, err := os.Stat(cached); err == nil && !wantData {
+		l, err := tarball.LayerFromFile(cached, tarball.WithMediaType(types.OCILayer))
+		return l, nil, err
 	}
 	data, err := DataTar(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	cached := path + ".layer-v1.tar.gz"
 	if _, err := os.Stat(cached); err == nil {
 		l, err := tarball.LayerFromFile(cached, tarball.WithMediaType(types.OCILayer))
 		return l, data, err
@@ -213,24 +237,61 @@ func appletLinks(ctx context.Context, data []byte) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var applets []string
+	links := map[string]string{}
 	for _, a := range strings.Fields(string(out)) {
 		if _, shipped := files[a]; !shipped && a != "bin/busybox" {
-			applets = append(applets, a)
+			links["/"+a] = "/bin/busybox"
 		}
 	}
-	slices.Sort(applets)
+	return linkLayer(links)
+}
+
+// baseLayer holds what a Debian system has before any package: the users and groups files
+// (the kubelet reads /etc/passwd), /tmp (mode 1777), /root and /run.
+func baseLayer() (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, d := range []struct {
+		name string
+		mode int64
+	}{{"etc/", 0o755}, {"root/", 0o700}, {"run/", 0o755}, {"tmp/", 0o1777}, {"var/", 0o755}, {"var/tmp/", 0o1777}} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d.name, Mode: d.mode, ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct{ name, body string }{
+		{"etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
+		{"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
+		{"etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o644, Size: int64(len(f.body)),
+			ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(f.body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return rawLayer(buf.Bytes())
+}
+
+// linkLayer is a layer of symbolic links (absolute path → target) and their directories.
+func linkLayer(links map[string]string) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
-	for _, a := range applets {
-		if d := path.Dir(a); !dirs[d] {
+	for _, p := range slices.Sorted(maps.Keys(links)) {
+		name := strings.TrimPrefix(path.Clean(p), "/")
+		if d := path.Dir(name); !dirs[d] && d != "." {
 			dirs[d] = true
 			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
 				return nil, err
 			}
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: a, Linkname: "/bin/busybox", Mode: 0o777,
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: links[p], Mode: 0o777,
 			ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
 			return nil, err
 		}

@@ -38,7 +38,7 @@ func TestBuild(t *testing.T) {
 	opts := Options{
 		Programs: map[string]string{"cozylab": filepath.Join(dir, "bin", "cozylab"), "etcd": filepath.Join(dir, "bin", "etcd")},
 		RepoRoot: filepath.Join(dir, "repo"), Tree: []string{"packages", "release.json"}, Debs: filepath.Join(dir, "debs"),
-		Packages: []string{"runc"},
+		Packages: []string{"runc"}, Links: map[string]string{"/usr/sbin/run-c": "runc"},
 	}
 	img, err := Build(ctx, opts, progress.Discard.Begin("build"))
 	require.NoError(t, err)
@@ -53,12 +53,14 @@ func TestBuild(t *testing.T) {
 		assert.Equal(t, "/bin/busybox", files[tool].link, "%s, which the sandbox runs in the pod", tool)
 	}
 	assert.Contains(t, files, "bin/busybox")
+	assert.Contains(t, files["etc/passwd"].body, "root:x:0:0:", "the users file the kubelet reads")
+	assert.EqualValues(t, 0o1777, files["tmp"].mode)
 	assert.Contains(t, files, "usr/sbin/runc", "a Debian package asked for")
 	assert.Contains(t, files, "lib/x86_64-linux-gnu/libc.so.6", "and what it depends on")
 	root := t.TempDir()
 	unpack(t, img, root)
-	out, err := exec.CommandContext(ctx, "chroot", root, "/usr/sbin/runc", "--version").CombinedOutput()
-	require.NoError(t, err, "runc runs on the image's own libraries: %s", out)
+	out, err := exec.CommandContext(ctx, "chroot", root, "/usr/sbin/run-c", "--version").CombinedOutput()
+	require.NoError(t, err, "runc runs on the image's own libraries, through a link the image made: %s", out)
 	assert.Contains(t, string(out), "libseccomp")
 
 	cfg, err := img.ConfigFile()
