@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/proxy"
+	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
 )
 
@@ -40,10 +42,24 @@ func parentLab(tb testing.TB, name string) (*local.Provider, *rest.Config, kuber
 	if err != nil {
 		tb.Fatal(err)
 	}
-	parent := local.New(tb.TempDir(), state.Request{Name: name, Provider: local.ProviderName, RepoRoot: repo})
+	root := tb.TempDir()
+	parent := local.New(root, state.Request{Name: name, Provider: local.ProviderName, RepoRoot: repo})
+	host, err := realnode.Snapshot(root, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	tb.Cleanup(func() {
 		if err := parent.Down(context.WithoutCancel(ctx), progress.Discard); err != nil {
 			tb.Error(err)
+		}
+		// The in-pod lab's real node lived in the pod's namespaces and cgroup: nothing of it, or
+		// of the parent, outlives the parent.
+		after, err := realnode.Snapshot(root, name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if b, a, _ := realnode.Comparable(host, after); !reflect.DeepEqual(b, a) {
+			tb.Errorf("after the parent's lab:down the host is not as before:\nbefore %+v\nafter  %+v", b, a)
 		}
 	})
 	start := time.Now()
