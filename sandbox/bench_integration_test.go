@@ -87,7 +87,13 @@ func staticVolume(tb testing.TB, cs kubernetes.Interface) {
 		Provisioner: noProvisioner, VolumeBindingMode: ptr.To(storagev1.VolumeBindingImmediate)}, metav1.CreateOptions{}); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := cs.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "sandbox-test"},
+	addVolume(tb, cs, "sandbox-test")
+}
+
+// addVolume makes one more volume of testClass, on this machine.
+func addVolume(tb testing.TB, cs kubernetes.Interface, name string) {
+	tb.Helper()
+	if _, err := cs.CoreV1().PersistentVolumes().Create(context.Background(), &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PersistentVolumeSpec{StorageClassName: testClass, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("20Gi")},
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	xproxy "golang.org/x/net/proxy"
@@ -75,21 +76,98 @@ func (s *Sandbox) output(ctx context.Context, cmd ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
+// The e2e run of sandbox:test lives in the pod, detached from any exec stream: its output,
+// exit code and process id are files in the pod's _out.
+const (
+	runLog = "_out/sandbox-e2e.log"
+	runRC  = "_out/sandbox-e2e.rc"
+	runPID = "_out/sandbox-e2e.pid"
+)
+
+// startRun starts "$@" in the pod's working directory as a session of its own (an ended exec
+// stream does not end it), output to runLog, exit code to runRC once it ends.
+var startRun = runScripts(image.SrcDir).start
+
+// runScripts are the shell scripts (busybox sh) that start and follow a detached run in dir.
+func runScripts(dir string) (s struct{ start, follow string }) {
+	s.start = `cd ` + dir + ` || exit 1
+if [ -f ` + runPID + ` ] && kill -0 $(cat ` + runPID + `) 2>/dev/null && [ ! -f ` + runRC + ` ]; then
+  echo "an e2e run is going in the pod already (pid $(cat ` + runPID + `))" >&2; exit 2
+fi
+rm -rf _out && mkdir -p _out || exit 1
+setsid sh -c '"$@" > ` + runLog + ` 2>&1 </dev/null; echo $? > ` + runRC + `.tmp; mv ` + runRC + `.tmp ` + runRC + `' sh "$@" >/dev/null 2>&1 </dev/null &
+echo $! > ` + runPID
+	// follow prints runLog from byte $1 on as it grows and ends once runRC exists and the log
+	// is printed to its end; exit code 3 when the run is gone without a result.
+	s.follow = `cd ` + dir + ` || exit 3
+off=$1
+while :; do
+  [ -f ` + runLog + ` ] || exit 3
+  done=0; [ -f ` + runRC + ` ] && done=1
+  size=$(wc -c < ` + runLog + `)
+  if [ "$size" -gt "$off" ]; then tail -c +$((off+1)) ` + runLog + ` | head -c $((size-off)); off=$size; fi
+  [ $done = 1 ] && exit 0
+  kill -0 $(cat ` + runPID + `) 2>/dev/null || [ -f ` + runRC + ` ] || exit 3
+  sleep 1
+done`
+	return s
+}
+
+// followRun follows the run started by startRun from byte $1 on.
+var followRun = runScripts(image.SrcDir).follow
+
 // Test runs the e2e pipeline in the pod against its lab (`cozylab e2e`, with env — E2E_*
-// settings — added), its output streamed here, and copies its reports (JUnit, diagnostics)
-// into ReportDir(dir). The e2e's exit code is returned.
+// settings — added) and copies its reports (JUnit, diagnostics) into ReportDir(dir). The run
+// is started detached in the pod and followed here, its output streamed to stdout: a dropped
+// exec stream is followed again from where it stopped, not lost. The e2e's exit code is
+// returned.
 func (s *Sandbox) Test(ctx context.Context, env []string, stdout, stderr io.Writer, dir string) (int, error) {
-	cmd := append([]string{"/usr/bin/env"}, env...)
+	cmd := append([]string{"/bin/sh", "-c", startRun, "sh", "/usr/bin/env"}, env...)
 	cmd = append(cmd, image.Entrypoint, "e2e")
-	code, err := s.Run(ctx, cmd, nil, stdout, stderr)
-	if err != nil {
-		return code, fmt.Errorf("run the e2e in the sandbox pod: %w", err)
+	if _, err := s.output(ctx, cmd...); err != nil {
+		return 0, fmt.Errorf("start the e2e in the sandbox pod: %w", err)
 	}
-	to := s.ReportDir(dir)
-	if cerr := s.copyReports(ctx, to); cerr != nil {
+	var seen int64
+	for drops := 0; ; drops++ {
+		out := &countingWriter{w: stdout}
+		var errOut bytes.Buffer
+		code, err := s.Run(ctx, []string{"/bin/sh", "-c", followRun, "sh", strconv.FormatInt(seen, 10)}, nil, out, &errOut)
+		seen += out.n
+		if err == nil && code == 0 {
+			break
+		}
+		if err == nil && code == 3 {
+			return 0, fmt.Errorf("the e2e run in the sandbox pod is gone without a result (did the pod restart?): run sandbox:test again")
+		}
+		if ctx.Err() != nil || drops >= 10 {
+			return 0, fmt.Errorf("follow the e2e in the sandbox pod: exit code %d, %v %s", code, err, strings.TrimSpace(errOut.String()))
+		}
+		fmt.Fprintf(stderr, "sandbox:test: the stream from the pod ended (%v); following the run again from byte %d\n", err, seen)
+	}
+	raw, err := s.output(ctx, "/bin/cat", image.SrcDir+"/"+runRC)
+	if err != nil {
+		return 0, err
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return 0, fmt.Errorf("the e2e's exit code in the pod: %q", raw)
+	}
+	if cerr := s.copyReports(ctx, s.ReportDir(dir)); cerr != nil {
 		return code, fmt.Errorf("copy the e2e's reports from the pod: %w", cerr)
 	}
 	return code, nil
+}
+
+// countingWriter counts what it passes on.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // copyReports copies the pod's _out (in its working directory) into to, replacing what an

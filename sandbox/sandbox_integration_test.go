@@ -159,6 +159,19 @@ func TestSandbox(t *testing.T) {
 		require.ErrorContains(t, err, "the lab's volume cozylab-sandbox/cozylab-novolume cannot bind: StorageClass sandbox-test provisions nothing")
 	})
 
+	t.Run("a pod that cannot be scheduled fails the apply, naming the setting", func(t *testing.T) {
+		addVolume(t, cs, "sandbox-test-huge")
+		o := opts
+		o.Lab, o.Memory = "huge", "100Ti"
+		sb, err := Open(o)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, sb.Delete(ctx)) }()
+		err = sb.Apply(ctx)
+		require.ErrorContains(t, err, "pod cozylab-sandbox/cozylab-huge cannot be scheduled: ")
+		require.ErrorContains(t, err, "Insufficient memory")
+		require.ErrorContains(t, err, "SANDBOX_MEMORY (100Ti)")
+	})
+
 	t.Run("exec returns the command's output and exit code", func(t *testing.T) {
 		var out, errOut bytes.Buffer
 		code, err := sb.Run(ctx, []string{"/bin/sh", "-c", "cat; echo out; echo err >&2; exit 3"}, strings.NewReader("in\n"), &out, &errOut)
