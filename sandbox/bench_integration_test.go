@@ -134,8 +134,8 @@ func BenchmarkSandbox(b *testing.B) {
 	// In the pod: "ok" on port 9001 for every connection, 64 MiB of zeros on port 9002.
 	const size = 64 << 20
 	script := fmt.Sprintf(`printf '#!/bin/sh\necho ok\n' > /tmp/ok; printf '#!/bin/sh\nexec head -c %d /dev/zero\n' > /tmp/zeros; chmod +x /tmp/ok /tmp/zeros
-nohup nc -ll -p 9001 -e /tmp/ok >/dev/null 2>&1 &
-nohup nc -ll -p 9002 -e /tmp/zeros >/dev/null 2>&1 &`, size)
+setsid nc -ll -p 9001 -e /tmp/ok </dev/null >/dev/null 2>&1 &
+setsid nc -ll -p 9002 -e /tmp/zeros </dev/null >/dev/null 2>&1 &`, size)
 	if _, err := sb.output(ctx, "/bin/sh", "-c", script); err != nil {
 		b.Fatal(err)
 	}
@@ -180,7 +180,8 @@ nohup nc -ll -p 9002 -e /tmp/zeros >/dev/null 2>&1 &`, size)
 			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("the servers in the pod do not answer: %v", err)
+			listening, _ := sb.output(ctx, "/bin/netstat", "-ltn")
+			b.Fatalf("the servers in the pod do not answer: %v; listening in the pod:\n%s", err, listening)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
