@@ -24,15 +24,14 @@ import (
 	xproxy "golang.org/x/net/proxy"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/login"
+	"github.com/cozylab/cozylab/lab/provider/providertest"
 	"github.com/cozylab/cozylab/lab/proxy"
 	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
@@ -145,7 +144,7 @@ func TestLocalE2E(t *testing.T) {
 		// not at all. The client is this test binary (see TestMain), as kubectl would be.
 		code, err := login.Run(ctx, login.Options{
 			Lab: "e2e", Kubeconfig: lab.Kubeconfig(), Server: "https://kubernetes.default.svc", Dial: dial, Shell: "/bin/sh",
-			Command: `echo "kubeconfig $KUBECONFIG mode $(stat -c %a "$KUBECONFIG")"; COZYLAB_LOGIN_HELPER=1 ` + os.Args[0],
+			Command: `echo "kubeconfig $KUBECONFIG mode $(stat -c %a "$KUBECONFIG")"; ` + providertest.LoginClientEnv + `=1 ` + os.Args[0],
 			Stdout:  &out, Stderr: &out,
 		})
 		require.NoError(t, err)
@@ -524,35 +523,8 @@ func labProcesses(t *testing.T, dir string) []process.Running {
 // binary inside its shell — is that shell's client: it lists the lab's nodes with the
 // kubeconfig login wrote, as kubectl would, and exits.
 func TestMain(m *testing.M) {
-	if os.Getenv("COZYLAB_LOGIN_HELPER") != "" {
-		os.Exit(listNodes())
+	if providertest.IsLoginClient() {
+		os.Exit(providertest.ListNodes())
 	}
 	os.Exit(m.Run())
-}
-
-// listNodes prints "nodes: <names>" of the cluster $KUBECONFIG names, or the error; it returns
-// the exit code.
-func listNodes() int {
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "list the nodes through %s: %v\n", cfg.Host, err)
-		return 1
-	}
-	var names []string
-	for _, n := range nodes.Items {
-		names = append(names, n.Name)
-	}
-	slices.Sort(names)
-	fmt.Printf("nodes: %s\n", strings.Join(names, " "))
-	return 0
 }

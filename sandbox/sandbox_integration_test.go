@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +31,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/cozylab/cozylab/lab/login"
+	"github.com/cozylab/cozylab/lab/provider/providertest"
 	"github.com/cozylab/cozylab/lab/proxy"
 )
 
@@ -43,30 +43,10 @@ const testClass = "sandbox-test"
 // binary inside its shell — is that shell's client: it lists the nodes of the cluster
 // $KUBECONFIG names (through the proxy login set up) and exits.
 func TestMain(m *testing.M) {
-	if os.Getenv("COZYLAB_LOGIN_HELPER") != "" {
-		os.Exit(listNodes())
+	if providertest.IsLoginClient() {
+		os.Exit(providertest.ListNodes())
 	}
 	os.Exit(m.Run())
-}
-
-func listNodes() int {
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "list the nodes through %s: %v\n", cfg.Host, err)
-		return 1
-	}
-	var names []string
-	for _, n := range nodes.Items {
-		names = append(names, n.Name)
-	}
-	slices.Sort(names)
-	fmt.Printf("nodes: %s\n", strings.Join(names, " "))
-	return 0
 }
 
 // TestSandbox runs a sandbox in a parent cluster that is a local lab with a real node: apply
@@ -300,7 +280,7 @@ func TestSandbox(t *testing.T) {
 		start := time.Now()
 		defer func() { t.Logf("login ran in %s: %s", time.Since(start).Round(time.Millisecond), out.String()) }()
 		code, err := login.Run(ctx, login.Options{Lab: "sandbox/inner", Kubeconfig: path, Dial: dial,
-			Command: "COZYLAB_LOGIN_HELPER=1 " + os.Args[0], Stdout: &out, Stderr: &out})
+			Command: providertest.LoginClientEnv + "=1 " + os.Args[0], Stdout: &out, Stderr: &out})
 		require.NoError(t, err)
 		require.Equal(t, 0, code, out.String())
 		assert.Contains(t, out.String(), "nodes: node1 srv1 srv2 srv3", "the in-pod lab's real and simulated nodes, listed through the proxy")

@@ -1,7 +1,8 @@
 // Package providertest kills a harness in the middle of lab:up, for the tests that show a lab
 // resumes: the test binary re-executes itself as a harness (its TestMain calls HarnessReporter
 // when Run started it), which journals every step it sees and SIGKILLs itself when a chosen step
-// begins. Only tests import it.
+// begins. It also makes a test binary the client a login test runs in its shell (ListNodes).
+// Only tests import it.
 package providertest
 
 import (
