@@ -28,6 +28,7 @@ import (
 
 	"github.com/cozylab/cozylab/internal/atomicfile"
 	"github.com/cozylab/cozylab/internal/command"
+	"github.com/cozylab/cozylab/internal/debian"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/registry"
 )
@@ -80,7 +81,7 @@ type Options struct {
 func Build(ctx context.Context, o Options, step progress.Step) (v1.Image, error) {
 	var layers []v1.Layer
 	step.Status("fetching %s with apt", Shell)
-	shellDeb, err := Resolve(ctx, Shell)
+	shellDeb, err := debian.Resolve(ctx, Shell)
 	if err != nil {
 		return nil, err
 	}
@@ -98,15 +99,15 @@ func Build(ctx context.Context, o Options, step progress.Step) (v1.Image, error)
 	}
 	layers = append(layers, base, shell, links)
 	if len(o.Packages) > 0 {
-		pkgs, err := Closure(ctx, o.Packages...)
+		pkgs, err := debian.Closure(ctx, o.Packages...)
 		if err != nil {
 			return nil, err
 		}
-		debs, err := Resolve(ctx, pkgs...)
+		debs, err := debian.Resolve(ctx, pkgs...)
 		if err != nil {
 			return nil, err
 		}
-		slices.SortFunc(debs, func(a, b Deb) int { return strings.Compare(a.File, b.File) })
+		slices.SortFunc(debs, func(a, b debian.Deb) int { return strings.Compare(a.File, b.File) })
 		for i, d := range debs {
 			step.Status("Debian packages: %d/%d (%s)", i+1, len(debs), d.File)
 			l, _, err := debLayer(ctx, o.Debs, d, false)
@@ -157,7 +158,7 @@ func Build(ctx context.Context, o Options, step progress.Step) (v1.Image, error)
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", "amd64"
-	cfg.Created = v1.Time{Time: layerTime}
+	cfg.Created = v1.Time{Time: debian.LayerTime}
 	cfg.Config.Entrypoint = []string{Entrypoint}
 	cfg.Config.Cmd = []string{"sandbox", "pod"}
 	cfg.Config.WorkingDir = SrcDir
@@ -174,8 +175,8 @@ func Build(ctx context.Context, o Options, step progress.Step) (v1.Image, error)
 // debLayer is the layer of a Debian package, and its data archive: the .deb fetched into
 // dir (checked against apt's SHA-256), its compressed layer kept beside it, so a rebuild
 // compresses nothing it compressed before. The data archive is read only when wantData.
-func debLayer(ctx context.Context, dir string, deb Deb, wantData bool) (v1.Layer, []byte, error) {
-	path, err := Fetch(ctx, dir, deb)
+func debLayer(ctx context.Context, dir string, deb debian.Deb, wantData bool) (v1.Layer, []byte, error) {
+	path, err := debian.Fetch(ctx, dir, deb)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -184,7 +185,7 @@ func debLayer(ctx context.Context, dir string, deb Deb, wantData bool) (v1.Layer
 		l, err := tarball.LayerFromFile(cached, tarball.WithMediaType(types.OCILayer))
 		return l, nil, err
 	}
-	data, err := DataTar(path)
+	data, err := debian.DataTar(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,7 +193,7 @@ func debLayer(ctx context.Context, dir string, deb Deb, wantData bool) (v1.Layer
 		l, err := tarball.LayerFromFile(cached, tarball.WithMediaType(types.OCILayer))
 		return l, data, err
 	}
-	l, err := Layer(data)
+	l, err := debian.Layer(data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -233,7 +234,7 @@ func appletLinks(ctx context.Context, data []byte) (v1.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list busybox applets: %w", err)
 	}
-	files, err := Files(data)
+	files, err := debian.Files(data)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +256,7 @@ func baseLayer() (v1.Layer, error) {
 		name string
 		mode int64
 	}{{"etc/", 0o755}, {"root/", 0o700}, {"run/", 0o755}, {"tmp/", 0o1777}, {"var/", 0o755}, {"var/tmp/", 0o1777}} {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d.name, Mode: d.mode, ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d.name, Mode: d.mode, ModTime: debian.LayerTime, Format: tar.FormatPAX}); err != nil {
 			return nil, err
 		}
 	}
@@ -265,7 +266,7 @@ func baseLayer() (v1.Layer, error) {
 		{"etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"},
 	} {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o644, Size: int64(len(f.body)),
-			ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+			ModTime: debian.LayerTime, Format: tar.FormatPAX}); err != nil {
 			return nil, err
 		}
 		if _, err := tw.Write([]byte(f.body)); err != nil {
@@ -287,12 +288,12 @@ func linkLayer(links map[string]string) (v1.Layer, error) {
 		name := strings.TrimPrefix(path.Clean(p), "/")
 		if d := path.Dir(name); !dirs[d] && d != "." {
 			dirs[d] = true
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: debian.LayerTime, Format: tar.FormatPAX}); err != nil {
 				return nil, err
 			}
 		}
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: links[p], Mode: 0o777,
-			ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+			ModTime: debian.LayerTime, Format: tar.FormatPAX}); err != nil {
 			return nil, err
 		}
 	}
@@ -332,7 +333,7 @@ func treeLayer(root string, entries []string) (v1.Layer, error) {
 		}
 		for i := len(parents) - 1; i >= 0; i-- {
 			seen[parents[i]] = true
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: parents[i] + "/", Mode: 0o755, ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: parents[i] + "/", Mode: 0o755, ModTime: debian.LayerTime, Format: tar.FormatPAX}); err != nil {
 				return err
 			}
 		}
@@ -371,7 +372,7 @@ func treeLayer(root string, entries []string) (v1.Layer, error) {
 				return err
 			}
 			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(raw)),
-				ModTime: layerTime, Format: tar.FormatPAX}); err != nil {
+				ModTime: debian.LayerTime, Format: tar.FormatPAX}); err != nil {
 				return err
 			}
 			_, err = tw.Write(raw)

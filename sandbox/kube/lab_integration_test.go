@@ -30,12 +30,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
+	"github.com/cozylab/cozylab/internal/debian"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
-	"github.com/cozylab/cozylab/sandbox/image"
 )
 
 // The tests share one local lab with a real node, named podio, under a fixed state root: a run
@@ -139,7 +139,7 @@ var applets = []string{"sh", "cat", "echo", "stty", "sleep", "httpd", "nc", "mkd
 // pushTestImage builds busybox-static's layer (apt names the .deb) plus a layer of applet
 // links and a /tmp, and pushes the image to ref.
 func pushTestImage(ctx context.Context, ref string) error {
-	debs, err := image.Resolve(ctx, "busybox-static")
+	debs, err := debian.Resolve(ctx, "busybox-static")
 	if err != nil {
 		return err
 	}
@@ -148,15 +148,15 @@ func pushTestImage(ctx context.Context, ref string) error {
 		return err
 	}
 	defer os.RemoveAll(cache)
-	path, err := image.Fetch(ctx, cache, debs[0])
+	path, err := debian.Fetch(ctx, cache, debs[0])
 	if err != nil {
 		return err
 	}
-	data, err := image.DataTar(path)
+	data, err := debian.DataTar(path)
 	if err != nil {
 		return err
 	}
-	busybox, err := image.Layer(data)
+	busybox, err := debian.Layer(data)
 	if err != nil {
 		return err
 	}

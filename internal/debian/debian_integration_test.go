@@ -1,6 +1,6 @@
 //go:build integration
 
-package image
+package debian
 
 import (
 	"archive/tar"

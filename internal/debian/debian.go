@@ -1,9 +1,9 @@
-// Package image builds the sandbox's image without Docker. This file turns Debian packages into
-// image layers: apt says where a package's .deb is (the machine's own sources and keys), the
-// file is fetched and checked against apt's SHA-256 into a cache, and its data archive becomes a
-// layer, so the image gets a shell and everyday tools (busybox-static), QEMU and a kernel from
-// the same packages a Debian machine installs.
-package image
+// Package debian turns Debian packages into image layers without dpkg or Docker: apt says
+// which packages a set needs (Closure) and where their .debs are (the machine's own sources and
+// keys), each file is fetched and checked against apt's SHA-256 into a cache, and its data
+// archive becomes a layer — the sandbox image's shell and real-node packages, and whatever
+// else must carry Debian's programs with their libraries.
+package debian
 
 import (
 	"archive/tar"
@@ -221,7 +221,7 @@ func Layer(data []byte) (v1.Layer, error) {
 			continue
 		}
 		out := &tar.Header{Typeflag: h.Typeflag, Name: name, Linkname: h.Linkname, Mode: h.Mode, Size: h.Size,
-			ModTime: layerTime, Format: tar.FormatPAX}
+			ModTime: LayerTime, Format: tar.FormatPAX}
 		if h.Typeflag == tar.TypeLink {
 			out.Linkname = strings.TrimPrefix(strings.TrimPrefix(h.Linkname, "."), "/")
 		}
@@ -241,5 +241,5 @@ func Layer(data []byte) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
 }
 
-// layerTime is every file's time in a layer.
-var layerTime = time.Unix(0, 0).UTC()
+// LayerTime is every file's time in a layer.
+var LayerTime = time.Unix(0, 0).UTC()
