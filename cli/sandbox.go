@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -251,7 +252,7 @@ func SandboxPod(ctx context.Context) error {
 			s.LocalNodes, mode = state.LocalNodesKwok, "; simulated nodes only (kwok): "+why
 		}
 	}
-	fmt.Fprintf(os.Stderr, "Sandbox pod: lab %s on the %s provider (%s)%s\n", cmpOr(s.Name, "dev"), kind, why, mode)
+	fmt.Fprintf(os.Stderr, "Sandbox pod: lab %s on the %s provider (%s)%s\n", cmp.Or(s.Name, choose.DefaultName), kind, why, mode)
 	var p provider.Provider
 	err = WithTerminal(func(term *progress.Terminal) error {
 		lab, err := choose.Decide(ctx, s)
@@ -289,17 +290,10 @@ func SandboxPod(ctx context.Context) error {
 		return err
 	}
 	defer os.Remove(sandbox.ReadyFile)
-	fmt.Fprintf(os.Stderr, "Sandbox pod: lab %s is up; its proxy listens on %s in the pod.\n", cmpOr(s.Name, "dev"), srv.Addr())
+	fmt.Fprintf(os.Stderr, "Sandbox pod: lab %s is up; its proxy listens on %s in the pod.\n", cmp.Or(s.Name, choose.DefaultName), srv.Addr())
 	if err := srv.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "Sandbox pod: stopping; the lab stays on the volume for the next pod.")
 	return nil
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

@@ -9,8 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +19,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	xproxy "golang.org/x/net/proxy"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -32,7 +29,6 @@ import (
 	"github.com/cozylab/cozylab/lab/local"
 	"github.com/cozylab/cozylab/lab/login"
 	"github.com/cozylab/cozylab/lab/provider/providertest"
-	"github.com/cozylab/cozylab/lab/proxy"
 	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/operator/api/v1alpha1"
@@ -82,27 +78,14 @@ func TestLocalE2E(t *testing.T) {
 		require.NotEmpty(t, res.EchoPages)
 		dial, err := lab.Dialer()
 		require.NoError(t, err)
-		s, err := proxy.Listen(proxy.Options{Addr: "127.0.0.1:0", Dial: dial})
-		require.NoError(t, err)
-		pctx, stop := context.WithCancel(ctx)
-		served := make(chan error, 1)
-		go func() { served <- s.Serve(pctx) }()
-		defer func() { stop(); require.NoError(t, <-served) }()
+		px := providertest.ServeProxy(t, dial)
 
 		c, err := client.New(mustConfig(t, lab), client.Options{Scheme: scheme()})
 		require.NoError(t, err)
 		svc := &corev1.Service{}
 		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "cozy-e2e-echo", Name: "echo"}, svc))
 		port := svc.Spec.Ports[0].Port
-		socks, err := xproxy.SOCKS5("tcp", s.Addr(), nil, xproxy.Direct)
-		require.NoError(t, err)
-		proxyURL, err := url.Parse("http://" + s.Addr())
-		require.NoError(t, err)
-		clients := map[string]*http.Client{
-			"SOCKS5h": {Timeout: time.Minute, Transport: &http.Transport{DialContext: socks.(xproxy.ContextDialer).DialContext}},
-			"HTTP":    {Timeout: time.Minute, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}},
-		}
-		for how, hc := range clients {
+		for how, hc := range px.Clients {
 			for _, host := range []string{"echo.cozy-e2e-echo.svc", "echo.cozy-e2e-echo.svc.cluster.local", svc.Spec.ClusterIP} {
 				resp, err := hc.Get(fmt.Sprintf("http://%s:%d/", host, port))
 				require.NoError(t, err, "%s to %s", how, host)
@@ -118,7 +101,7 @@ func TestLocalE2E(t *testing.T) {
 		require.NoError(t, err, "install Chromium with: apt-get install chromium")
 		cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+s.Addr(), "--dump-dom",
+			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+px.Addr, "--dump-dom",
 			fmt.Sprintf("http://echo.cozy-e2e-echo.svc:%d/", port))
 		out, err := cmd.Output()
 		require.NoError(t, err, "chromium: %s", out)
@@ -127,7 +110,7 @@ func TestLocalE2E(t *testing.T) {
 		// The lab page, served by the lab daemon on the lab's network, through the proxy.
 		page, err := lab.PageURL()
 		require.NoError(t, err)
-		resp, err := clients["HTTP"].Get(page)
+		resp, err := px.Clients["HTTP"].Get(page)
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

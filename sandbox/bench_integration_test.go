@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	xproxy "golang.org/x/net/proxy"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -27,7 +26,7 @@ import (
 
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local"
-	"github.com/cozylab/cozylab/lab/proxy"
+	"github.com/cozylab/cozylab/lab/provider/providertest"
 	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/state"
 )
@@ -141,18 +140,7 @@ setsid nc -ll -p 9002 -e /tmp/zeros </dev/null >/dev/null 2>&1 &`, size)
 	}
 	dial, closer := sb.Dialer()
 	defer closer.Close()
-	srv, err := proxy.Listen(proxy.Options{Addr: "127.0.0.1:0", Dial: dial})
-	if err != nil {
-		b.Fatal(err)
-	}
-	pctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(pctx) }()
-	defer func() { stop(); <-served }()
-	socks, err := xproxy.SOCKS5("tcp", srv.Addr(), nil, xproxy.Direct)
-	if err != nil {
-		b.Fatal(err)
-	}
+	px := providertest.ServeProxy(b, dial)
 	// The servers listen in the pod's network namespace; the in-pod lab's dialer reaches it at
 	// the host address of its real node's link, where the lab page is.
 	u, err := url.Parse(labPage(b, sb))
@@ -161,7 +149,7 @@ setsid nc -ll -p 9002 -e /tmp/zeros </dev/null >/dev/null 2>&1 &`, size)
 	}
 	host := u.Hostname()
 	connect := func(port int) (io.ReadCloser, error) {
-		c, err := socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		c, err := px.SOCKS.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			return nil, err
 		}

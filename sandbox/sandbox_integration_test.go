@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	xproxy "golang.org/x/net/proxy"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -177,20 +175,8 @@ func TestSandbox(t *testing.T) {
 	// The proxy into the in-pod lab, as sandbox:proxy serves it.
 	dial, closer := sb.Dialer()
 	defer closer.Close()
-	srv, err := proxy.Listen(proxy.Options{Addr: "127.0.0.1:0", Dial: dial})
-	require.NoError(t, err)
-	pctx, stopProxy := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(pctx) }()
-	defer func() { stopProxy(); assert.NoError(t, <-served) }()
-	socks, err := xproxy.SOCKS5("tcp", srv.Addr(), nil, xproxy.Direct)
-	require.NoError(t, err)
-	proxyURL, err := url.Parse("http://" + srv.Addr())
-	require.NoError(t, err)
-	clients := map[string]*http.Client{
-		"SOCKS5h": {Timeout: time.Minute, Transport: &http.Transport{DialContext: socks.(xproxy.ContextDialer).DialContext}},
-		"HTTP":    {Timeout: time.Minute, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}},
-	}
+	px := providertest.ServeProxy(t, dial)
+	clients := px.Clients
 	uid := clusterUID(t, sb, dial)
 	inner := innerClient(t, sb, dial)
 	svc, err := inner.CoreV1().Services("cozy-e2e-echo").Get(ctx, "echo", metav1.GetOptions{})
@@ -209,7 +195,7 @@ func TestSandbox(t *testing.T) {
 			}
 		}
 		// HTTP CONNECT, as a client of an https:// address would ask.
-		c, err := net.Dial("tcp", srv.Addr())
+		c, err := net.Dial("tcp", px.Addr)
 		require.NoError(t, err)
 		defer c.Close()
 		target := fmt.Sprintf("echo.cozy-e2e-echo.svc:%d", port)
@@ -239,7 +225,7 @@ func TestSandbox(t *testing.T) {
 				}
 			}
 		}()
-		_, err = socks.(xproxy.ContextDialer).DialContext(ctx, "tcp", "node1:1")
+		_, err = px.SOCKS.DialContext(ctx, "tcp", "node1:1")
 		require.Error(t, err, "nothing listens on port 1 of the in-pod lab's real node")
 		wg.Wait()
 		// 100 connections at once.
@@ -265,7 +251,7 @@ func TestSandbox(t *testing.T) {
 		bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(bctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+srv.Addr(), "--dump-dom", page)
+			"--user-data-dir="+t.TempDir(), "--proxy-server=socks5://"+px.Addr, "--dump-dom", page)
 		out, err := cmd.Output()
 		require.NoError(t, err)
 		assert.Contains(t, string(out), "echo from ", "Chromium rendered the echo page, by its Service's name")
