@@ -171,7 +171,7 @@ func (s *Sandbox) pushImage(ctx context.Context) (string, error) {
 	}
 	step = rep.Begin("Assembling the sandbox image")
 	img, err := image.Build(ctx, image.Options{Programs: programs, RepoRoot: s.o.RepoRoot, Tree: Tree,
-		Packages: realnode.Packages(), Links: iptablesNFT, Debs: filepath.Join(cache, "cozylab", "debs")}, step)
+		Packages: realnode.Packages(), Links: realnode.IptablesNFTLinks, Debs: filepath.Join(cache, "cozylab", "debs")}, step)
 	if err != nil {
 		return "", step.Done(err)
 	}
@@ -183,13 +183,6 @@ func (s *Sandbox) pushImage(ctx context.Context) (string, error) {
 	ref := strings.TrimSuffix(s.o.Registry, "/") + "/cozylab-sandbox:" + digest.Hex[:16]
 	step = rep.Begin("Pushing the sandbox image")
 	return ref, step.Done(image.Push(ctx, img, ref, Insecure(s.o.Registry), step))
-}
-
-// iptablesNFT are the links Debian's update-alternatives makes for iptables in its nftables
-// flavour, which the real node's kubelet and CNI plugins run.
-var iptablesNFT = map[string]string{
-	"/usr/sbin/iptables": "iptables-nft", "/usr/sbin/iptables-save": "iptables-nft-save", "/usr/sbin/iptables-restore": "iptables-nft-restore",
-	"/usr/sbin/ip6tables": "ip6tables-nft", "/usr/sbin/ip6tables-save": "ip6tables-nft-save", "/usr/sbin/ip6tables-restore": "ip6tables-nft-restore",
 }
 
 // InPodTools are the binaries cache's tools the in-pod local lab may run: its control plane,

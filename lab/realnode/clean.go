@@ -38,7 +38,7 @@ var fixedDirs = []string{
 func Clean(dir string, plan Plan) error {
 	p := pathsIn(dir)
 	var errs []error
-	errs = append(errs, killShims(p.socket))
+	errs = append(errs, killShims(p.Socket))
 	errs = append(errs, removeCgroupRoot(plan.CgroupRoot))
 	errs = append(errs, unmountUnder(dir))
 	errs = append(errs, removeNamespace(p.netns))

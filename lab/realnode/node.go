@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/cozylab/cozylab/internal/condition"
+	"github.com/cozylab/cozylab/internal/nodeconfig"
 	"github.com/cozylab/cozylab/internal/pki"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
@@ -80,7 +81,7 @@ func (n *Node) Stop(ctx context.Context) error {
 			errs = append(errs, p.Stop(ctx))
 		}
 	}
-	errs = append(errs, killShims(pathsIn(n.dir).socket), removeCgroupRoot(n.plan.CgroupRoot))
+	errs = append(errs, killShims(pathsIn(n.dir).Socket), removeCgroupRoot(n.plan.CgroupRoot))
 	return errors.Join(errs...)
 }
 
@@ -104,6 +105,15 @@ func Packages() []string {
 		}
 	}
 	return out
+}
+
+// IptablesNFTLinks are the links Debian's update-alternatives makes for iptables in its
+// nftables flavour (path → target, relative to /usr/sbin). An image that carries Packages
+// without running their maintainer scripts (the sandbox image, the twin's initramfs) makes
+// them itself, so the kubelet and the CNI plugins find `iptables` and it speaks nftables.
+var IptablesNFTLinks = map[string]string{
+	"/usr/sbin/iptables": "iptables-nft", "/usr/sbin/iptables-save": "iptables-nft-save", "/usr/sbin/iptables-restore": "iptables-nft-restore",
+	"/usr/sbin/ip6tables": "ip6tables-nft", "/usr/sbin/ip6tables-save": "ip6tables-nft-save", "/usr/sbin/ip6tables-restore": "ip6tables-nft-restore",
 }
 
 // CheckPrerequisites fails naming the apt-get command that installs what is missing.
@@ -149,7 +159,7 @@ func Start(ctx context.Context, o Options, step progress.Step) (*Node, error) {
 	n.KubeletVersion, _ = versionOf(o.Kubelet, 1, "--version")
 
 	step.Status("network namespace and link %s (node %s, pods %s)", o.Plan.HostLink, o.Plan.Node, o.Plan.Pods)
-	for _, d := range []string{p.dir, filepath.Dir(p.kubeletCert), p.containerdRoot, p.state, p.runcRoot, p.optDir, p.cniConfDir, p.cniData, p.rootDir, p.podLogs, p.volumePlugins} {
+	for _, d := range []string{p.dir, filepath.Dir(p.KubeletCert), p.ContainerdRoot, p.ContainerdState, p.RuncRoot, p.ContainerdOpt, p.CNIConfDir, p.CNIData, p.KubeletRoot, p.PodLogs, p.VolumePlugins} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
@@ -173,18 +183,18 @@ func Start(ctx context.Context, o Options, step progress.Step) (*Node, error) {
 	var err error
 	step.Status("containerd %s", n.ContainerdVersion)
 	if n.Containerd, err = o.Start(process.Spec{Name: "containerd", Path: "/usr/bin/containerd",
-		Args: []string{"--config", p.containerdConfig}, NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
+		Args: []string{"--config", p.ContainerdConfig}, NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
 		return n, err
 	}
-	if err := condition.Wait(ctx, socketAnswers(p.socket, n.Containerd), condition.Poll{Interval: 50 * time.Millisecond, Timeout: time.Minute}, condition.StepReporter(step)); err != nil {
+	if err := condition.Wait(ctx, socketAnswers(p.Socket, n.Containerd), condition.Poll{Interval: 50 * time.Millisecond, Timeout: time.Minute}, condition.StepReporter(step)); err != nil {
 		return n, fmt.Errorf("containerd did not start (its log: %s): %w", n.Containerd.LogPath, err)
 	}
 	step.Status("kubelet %s", n.KubeletVersion)
-	if n.Kubelet, err = o.Start(process.Spec{Name: "kubelet", Path: o.Kubelet, Args: kubeletArgs(o.Plan, p), NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
+	if n.Kubelet, err = o.Start(process.Spec{Name: "kubelet", Path: o.Kubelet, Args: nodeconfig.KubeletArgs(p.Paths, node(o.Plan, o.PauseImage, o.ClusterDNS, o.ClusterDomain)), NetNS: p.netns, StopTimeout: 20 * time.Second}); err != nil {
 		return n, err
 	}
 	if n.KubeProxy, err = o.Start(process.Spec{Name: "kube-proxy", Path: o.KubeProxy,
-		Args: []string{"--config=" + p.proxyConfig}, NetNS: p.netns}); err != nil {
+		Args: []string{"--config=" + p.ProxyConfig}, NetNS: p.netns}); err != nil {
 		return n, err
 	}
 	cs, err := kubernetes.NewForConfig(o.Admin)
@@ -241,39 +251,40 @@ func writeFiles(o Options, p paths) error {
 	if err != nil {
 		return err
 	}
-	kubeletKC, err := kubeconfigFor(o.APIServer, caCert, nodeClient.CertPEM, nodeClient.KeyPEM)
+	kubeletKC, err := nodeconfig.Kubeconfig(o.APIServer, caCert, nodeClient.CertPEM, nodeClient.KeyPEM)
 	if err != nil {
 		return err
 	}
-	proxyKC, err := kubeconfigFor(o.APIServer, caCert, proxyClient.CertPEM, proxyClient.KeyPEM)
+	proxyKC, err := nodeconfig.Kubeconfig(o.APIServer, caCert, proxyClient.CertPEM, proxyClient.KeyPEM)
 	if err != nil {
 		return err
 	}
-	containerd, err := containerdConfig(p, o.PauseImage)
+	n := node(o.Plan, o.PauseImage, o.ClusterDNS, o.ClusterDomain)
+	containerd, err := nodeconfig.Containerd(p.Paths, n)
 	if err != nil {
 		return err
 	}
-	cni, err := cniConfig(o.Plan, p)
+	cni, err := nodeconfig.CNI(p.Paths, bridge(o.Plan))
 	if err != nil {
 		return err
 	}
-	kubelet, err := kubeletConfig(o.Plan, p, o.ClusterDNS, o.ClusterDomain)
+	kubelet, err := nodeconfig.Kubelet(p.Paths, n)
 	if err != nil {
 		return err
 	}
-	proxy, err := kubeProxyConfig(o.Plan, p)
+	proxy, err := nodeconfig.KubeProxy(p.Paths, n)
 	if err != nil {
 		return err
 	}
 	files := map[string][]byte{
-		p.caCert: caCert, p.kubeletCert: serving.CertPEM, p.kubeletKey: serving.KeyPEM,
-		p.kubeletKubeconfig: kubeletKC, p.proxyKubeconfig: proxyKC,
-		p.containerdConfig: containerd, filepath.Join(p.cniConfDir, "10-cozylab.conflist"): cni,
-		p.kubeletConfig: kubelet, p.proxyConfig: proxy,
+		p.ClientCA: caCert, p.KubeletCert: serving.CertPEM, p.KubeletKey: serving.KeyPEM,
+		p.KubeletKubeconfig: kubeletKC, p.ProxyKubeconfig: proxyKC,
+		p.ContainerdConfig: containerd, filepath.Join(p.CNIConfDir, "10-cozylab.conflist"): cni,
+		p.KubeletConfig: kubelet, p.ProxyConfig: proxy,
 	}
 	if o.Registry != "" {
 		for _, host := range append([]string{o.Registry}, o.Mirrors...) {
-			files[filepath.Join(p.certsDir, host, "hosts.toml")] = hostsTOML(o.Registry)
+			files[filepath.Join(p.CertsDir, host, "hosts.toml")] = nodeconfig.HostsTOML("http://" + o.Registry)
 		}
 	}
 	for path, data := range files {

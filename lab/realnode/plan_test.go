@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cozylab/cozylab/internal/nodeconfig"
 )
 
 func TestNewPlan(t *testing.T) {
@@ -42,7 +44,8 @@ func TestConfigs(t *testing.T) {
 	require.NoError(t, err)
 	paths := pathsIn("/run/lab/node")
 
-	raw, err := containerdConfig(paths, "registry.k8s.io/pause:3.10.1")
+	n := node(p, "registry.k8s.io/pause:3.10.1", netip.MustParseAddr("10.96.0.10"), "cluster.local")
+	raw, err := nodeconfig.Containerd(paths.Paths, n)
 	require.NoError(t, err)
 	var c struct {
 		Version int
@@ -60,9 +63,9 @@ func TestConfigs(t *testing.T) {
 	assert.Contains(t, string(raw), `SystemdCgroup = false`)
 
 	assert.Equal(t, "server = \"http://10.213.4.1:5000\"\n\n[host.\"http://10.213.4.1:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
-		string(hostsTOML("10.213.4.1:5000")))
+		string(nodeconfig.HostsTOML("http://10.213.4.1:5000")))
 
-	kraw, err := kubeletConfig(p, paths, netip.MustParseAddr("10.96.0.10"), "cluster.local")
+	kraw, err := nodeconfig.Kubelet(paths.Paths, n)
 	require.NoError(t, err)
 	var k kubeletv1beta1.KubeletConfiguration
 	require.NoError(t, yaml.UnmarshalStrict(kraw, &k))
@@ -72,8 +75,10 @@ func TestConfigs(t *testing.T) {
 	assert.Equal(t, "/cozylab-dev", k.CgroupRoot)
 	assert.Equal(t, []string{"10.96.0.10"}, k.ClusterDNS)
 	assert.False(t, *k.FailCgroupV1)
+	assert.Equal(t, []string{"--config=/run/lab/node/kubelet.yaml", "--kubeconfig=/run/lab/node/kubelet.kubeconfig", "--root-dir=/run/lab/node/kubelet",
+		"--hostname-override=node1", "--node-ip=10.213.4.2", "--node-labels=cozylab.io/real-node=true"}, nodeconfig.KubeletArgs(paths.Paths, n))
 
-	cni, err := cniConfig(p, paths)
+	cni, err := nodeconfig.CNI(paths.Paths, bridge(p))
 	require.NoError(t, err)
 	assert.Contains(t, string(cni), `"subnet": "10.213.4.128/25"`)
 	assert.Contains(t, string(cni), `"name": "cozylab-dev"`)

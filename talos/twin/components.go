@@ -138,5 +138,9 @@ func apiServerArgs(l layout, addr net.IP, f clusterFacts) []string {
 		"--service-cluster-ip-range=" + f.serviceCIDR,
 		"--allow-privileged=true",
 		"--cert-dir=" + l.apiserverCerts(),
+		"--kubelet-client-certificate=" + filepath.Join(pki, "apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + filepath.Join(pki, "apiserver-kubelet-client.key"),
+		// Node names (srv1, …) resolve nowhere: the API server reaches kubelets by address.
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
 	}
 }

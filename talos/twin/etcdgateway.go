@@ -84,6 +84,16 @@ func (g *etcdGateway) memberAdd(ctx context.Context, clientURL, peerURL string) 
 	return resp.Members, nil
 }
 
+// memberRemove removes member id through the etcd at clientURL.
+func (g *etcdGateway) memberRemove(ctx context.Context, clientURL string, id uint64) error {
+	body := map[string]any{"ID": strconv.FormatUint(id, 10)}
+	if err := g.post(ctx, clientURL+"/v3/cluster/member/remove", body, &memberListResponse{}); err != nil {
+		return fmt.Errorf("remove etcd member %x at %s: %w", id, clientURL, err)
+	}
+
+	return nil
+}
+
 // memberPromote makes the learner id a voting member; etcd refuses while it lags the leader.
 func (g *etcdGateway) memberPromote(ctx context.Context, clientURL string, id uint64) error {
 	body := map[string]any{"ID": strconv.FormatUint(id, 10)}

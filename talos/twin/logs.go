@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/siderolabs/talos/pkg/machinery/api/common"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
@@ -75,10 +76,11 @@ func tailLines(data []byte, n int) []byte {
 	return data
 }
 
-// ServiceLog implements LogReader for etcd and kube-apiserver.
+// ServiceLog implements LogReader for every service the node runs (etcd, kube-apiserver and,
+// as a Kubernetes node, its Kubernetes programs).
 func (n *ProcessNode) ServiceLog(_ context.Context, id string) ([]byte, error) {
-	if id != "etcd" && id != "kube-apiserver" {
-		return nil, fmt.Errorf("read log of %s: no such service (etcd, kube-apiserver): %w", id, os.ErrNotExist)
+	if !slices.Contains(serviceIDs, id) {
+		return nil, fmt.Errorf("read log of %s: no such service (%s): %w", id, strings.Join(serviceIDs, ", "), os.ErrNotExist)
 	}
 
 	data, err := os.ReadFile(n.layout.log(id))
@@ -88,3 +90,6 @@ func (n *ProcessNode) ServiceLog(_ context.Context, id string) ([]byte, error) {
 
 	return data, nil
 }
+
+// serviceIDs are the services a ProcessNode may run.
+var serviceIDs = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"}

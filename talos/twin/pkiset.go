@@ -85,6 +85,12 @@ func writeAPIServerPKI(cfg config.Provider, l layout, hostname string, addr net.
 		return nil, err
 	}
 
+	// The API server's client of the kubelets (logs, exec, port-forward): a cluster admin.
+	kubeletClient := certSpec{name: "apiserver-kubelet-client", cn: "apiserver-kubelet-client", org: []string{"system:masters"}, usages: clientOnly}
+	if _, err := issue(ca, l.pki(), kubeletClient); err != nil {
+		return nil, err
+	}
+
 	admin, err := issue(ca, l.pki(), adminSpec())
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -148,6 +150,9 @@ func (n *ProcessNode) joinLoop(ctx context.Context) {
 				n.mu.Unlock()
 				n.log("etcd: promoted to a voting member")
 
+				// A Talos control plane runs its own API server once it is an etcd member.
+				go n.startAPIServer(n.ctx)
+
 				return
 			}
 
@@ -252,6 +257,21 @@ func (n *ProcessNode) joinThrough(ctx context.Context, gw *etcdGateway, ep, peer
 		}
 	}
 
+	// A node that lost its etcd data (a twin keeps it in memory, so every reboot) but is still
+	// a started member would be sent a log it no longer has, and etcd panics on that: it leaves
+	// the cluster first and joins again as a new learner.
+	if stale, ok := startedMember(members, peerURL); ok && !n.hasEtcdData() {
+		if err := gw.memberRemove(ctx, url, uint64(stale.ID)); err != nil {
+			return "", err
+		}
+
+		n.log("etcd: removed this node's former member %x (its data is gone) to join again", uint64(stale.ID))
+
+		if members, err = gw.memberList(ctx, url); err != nil {
+			return "", err
+		}
+	}
+
 	if !hasPeer(members, peerURL) {
 		if members, err = gw.memberAdd(ctx, url, peerURL); err != nil {
 			return "", err
@@ -297,6 +317,24 @@ func (n *ProcessNode) promote(ctx context.Context, gw *etcdGateway, ep, peerURL 
 	}
 
 	return fmt.Errorf("etcd at %s does not list %s", url, peerURL)
+}
+
+// startedMember is the member with peerURL, when it has started once (it has a name).
+func startedMember(members []gatewayMember, peerURL string) (gatewayMember, bool) {
+	for _, m := range members {
+		if m.Name != "" && hasPeer([]gatewayMember{m}, peerURL) {
+			return m, true
+		}
+	}
+
+	return gatewayMember{}, false
+}
+
+// hasEtcdData says whether this node's etcd data directory holds a member.
+func (n *ProcessNode) hasEtcdData() bool {
+	_, err := os.Stat(filepath.Join(n.layout.etcdData(), "member"))
+
+	return err == nil
 }
 
 func hasPeer(members []gatewayMember, peerURL string) bool {

@@ -1,6 +1,7 @@
 package twin
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -46,6 +47,9 @@ type ProcessOptions struct {
 	// Log, when set, hears the node's state changes (etcd bootstrapped or joined, kube-apiserver
 	// started or failed), one line each; the agent prints them on the console.
 	Log func(format string, args ...any)
+	// Kube, when set, makes the node a Kubernetes node too (KubeOptions); without it the
+	// node runs etcd and kube-apiserver only.
+	Kube *KubeOptions
 	// Power, when set, is called (on its own goroutine) after Reboot or Shutdown stopped every
 	// process; the agent reboots or powers off the machine there.
 	Power func(PowerAction)
@@ -71,6 +75,10 @@ type ProcessNode struct {
 	joinDone   chan struct{}
 	joinErr    error // why the last join attempt failed
 	apiErr     error // why kube-apiserver could not be started
+	kube       map[string]*supervised
+	kubeFacts  kubeFacts
+	kubeErr    error // why the Kubernetes node could not be started
+	prism      *kubePrism
 	stopped    bool
 }
 
@@ -136,6 +144,20 @@ func (n *ProcessNode) Configure(_ context.Context, cfg config.Provider) error {
 
 	if n.etcd == nil && n.joinCancel == nil {
 		n.startJoinLocked()
+	}
+
+	if n.opts.Kube != nil && n.prism == nil {
+		if kp := cfg.Machine().Features().KubePrism(); kp != nil && kp.Enabled() {
+			endpoint := net.JoinHostPort(facts.endpointHost, cmp.Or(cfg.Cluster().Endpoint().Port(), fmt.Sprint(apiServerPort)))
+
+			prism, err := startKubePrism(kp.Port(), []string{net.JoinHostPort("127.0.0.1", fmt.Sprint(apiServerPort)), endpoint})
+			if err != nil {
+				return err
+			}
+
+			n.prism = prism
+			n.log("kubeprism: 127.0.0.1:%d → this node's API server, else %s", kp.Port(), endpoint)
+		}
 	}
 
 	return nil
@@ -206,13 +228,18 @@ func (n *ProcessNode) Close(ctx context.Context) error {
 	n.mu.Unlock()
 
 	n.stopJoin()
+
+	errs := []error{n.stopKube(ctx)}
+
 	n.cancel()
 
 	n.mu.Lock()
-	apiserver, etcd := n.apiserver, n.etcd
+	apiserver, etcd, prism := n.apiserver, n.etcd, n.prism
 	n.mu.Unlock()
 
-	var errs []error
+	if prism != nil {
+		errs = append(errs, prism.close())
+	}
 
 	for _, c := range []*child{apiserver, etcd} {
 		if c != nil {

@@ -31,6 +31,13 @@ func (n *ProcessNode) startAPIServer(ctx context.Context) {
 	}
 
 	n.log("kube-apiserver: started")
+
+	if err := n.startKube(); err != nil {
+		n.mu.Lock()
+		n.kubeErr = err
+		n.mu.Unlock()
+		n.log("kubernetes: %v", err)
+	}
 }
 
 // waitEtcdHealthy polls etcd's /health until it passes or etcdReadyTimeout ends.
@@ -96,7 +103,7 @@ func (n *ProcessNode) launchAPIServer() error {
 func (n *ProcessNode) Services(ctx context.Context) ([]Service, error) {
 	n.mu.Lock()
 	cfg, etcd, apiserver, admin := n.cfg, n.etcd, n.apiserver, n.admin
-	joinErr, apiErr := n.joinErr, n.apiErr
+	joinErr, apiErr, kubeErr := n.joinErr, n.apiErr, n.kubeErr
 	n.mu.Unlock()
 
 	if cfg == nil {
@@ -124,7 +131,11 @@ func (n *ProcessNode) Services(ctx context.Context) ([]Service, error) {
 		out = append(out, Service{ID: "kube-apiserver", State: "Failed", Message: apiErr.Error()})
 	}
 
-	return out, nil
+	if kubeErr != nil {
+		out = append(out, Service{ID: "kubelet", State: "Failed", Message: kubeErr.Error()})
+	}
+
+	return append(out, n.kubeServices(ctx)...), nil
 }
 
 // childService reports a started process: Finished or Failed once it exited, else Running with

@@ -18,14 +18,25 @@ type agentOptions struct {
 	SysBlock, DevDir, ResolvConf string
 	StateDir                     string
 	EtcdPath, APIServerPath      string
-	Listen                       string
-	SeedTimeout                  time.Duration
+	// Kube are the Kubernetes node's programs (lab/qemu/twinimage puts them there); nil runs
+	// etcd and kube-apiserver only.
+	Kube        *twin.KubeOptions
+	Listen      string
+	SeedTimeout time.Duration
 }
 
 var guestPaths = agentOptions{
 	SysBlock: "/sys/block", DevDir: "/dev", ResolvConf: "/etc/resolv.conf",
 	StateDir: "/var/lib/cozylab-twin",
 	EtcdPath: "/usr/bin/etcd", APIServerPath: "/usr/bin/kube-apiserver",
+	Kube: &twin.KubeOptions{
+		ControllerManager: "/usr/bin/kube-controller-manager", Scheduler: "/usr/bin/kube-scheduler",
+		Kubelet: "/usr/bin/kubelet", KubeProxy: "/usr/bin/kube-proxy",
+		// From Debian's containerd and containernetworking-plugins packages.
+		Containerd: "/usr/bin/containerd", CNIBinDir: "/usr/lib/cni",
+		// The guest's root is the initramfs, which pivot_root cannot leave.
+		NoPivotRoot: true,
+	},
 	Listen:      ":50000",
 	SeedTimeout: time.Minute,
 }
@@ -77,9 +88,21 @@ func serve(ctx context.Context, o agentOptions, userData []byte, hostname string
 	addr := net.IP(nic.Addresses[0].Addr().AsSlice())
 	power := make(chan twin.PowerAction, 1)
 
+	var kube *twin.KubeOptions
+
+	if o.Kube != nil {
+		if err := nodeSysctls(); err != nil {
+			return 1, err
+		}
+
+		k := *o.Kube
+		k.Routes = podRoutes(nic.Link)
+		kube = &k
+	}
+
 	node, err := twin.NewProcessNode(twin.ProcessOptions{
 		Hostname: hostname, Address: addr, StateDir: o.StateDir,
-		EtcdPath: o.EtcdPath, APIServerPath: o.APIServerPath,
+		EtcdPath: o.EtcdPath, APIServerPath: o.APIServerPath, Kube: kube,
 		HoldVIP: func(_ context.Context, vip netip.Addr) error {
 			say("vip: holding %s on %s", vip, nic.Link.Attrs().Name)
 

@@ -23,12 +23,19 @@ const agentEnv = "COZYLAB_TWIN_AGENT"
 // mount is one filesystem PID 1 mounts before anything else runs.
 type mount struct{ source, target, fstype string }
 
+// basicMounts are mounted in order (parents first). The node's programs want cgroup v2 (the
+// kubelet and runc with cgroupfs), /dev/pts and /dev/shm (containers, exec with a TTY), and
+// /var on a tmpfs (containerd's overlay snapshots need an upper filesystem with xattrs).
 var basicMounts = []mount{
 	{"proc", "/proc", "proc"},
 	{"sysfs", "/sys", "sysfs"},
+	{"cgroup2", "/sys/fs/cgroup", "cgroup2"},
 	{"devtmpfs", "/dev", "devtmpfs"},
+	{"devpts", "/dev/pts", "devpts"},
+	{"tmpfs", "/dev/shm", "tmpfs"},
 	{"tmpfs", "/tmp", "tmpfs"},
 	{"tmpfs", "/run", "tmpfs"},
+	{"tmpfs", "/var", "tmpfs"},
 }
 
 func mountBasics() error {
@@ -44,6 +51,12 @@ func mountBasics() error {
 		if err := unix.Mount(m.source, m.target, m.fstype, 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
 			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err))
 		}
+	}
+
+	// Every mount is shared, as on a systemd host: the kubelet and containerd propagate the
+	// mounts they make for pods' volumes.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		errs = append(errs, fmt.Errorf("make / shared: %w", err))
 	}
 
 	return errors.Join(errs...)
@@ -103,7 +116,7 @@ func runInit() {
 	console := openConsole()
 	say := sayTo(console)
 
-	say("init: mounted /proc /sys /dev /tmp /run")
+	say("init: mounted /proc /sys /sys/fs/cgroup /dev /dev/pts /dev/shm /tmp /run /var")
 
 	if mountErr != nil {
 		say("init: %v", mountErr)
@@ -143,7 +156,7 @@ func superviseAgent(console *os.File, say func(string, ...any)) int {
 	}
 
 	proc, err := os.StartProcess(self, []string{self}, &os.ProcAttr{
-		Env:   append(os.Environ(), agentEnv+"=1", "PATH=/usr/bin:/bin"),
+		Env:   append(os.Environ(), agentEnv+"=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
 		Files: []*os.File{nil, console, console},
 	})
 	if err != nil {
