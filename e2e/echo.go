@@ -139,7 +139,9 @@ func checkEchoPage(ctx context.Context, e *env, step progress.Step) error {
 			errs = append(errs, fmt.Errorf("echo %s/%s: its Service: %w", d.Namespace, d.Name, err))
 			continue
 		}
-		url := fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/", svc.Name, svc.Namespace, svc.Spec.Ports[0].Port)
+		// Through the pod's DNS search path: the cluster's domain is the lab's own (cluster.local
+		// locally, the Talos config's dnsDomain on QEMU).
+		url := fmt.Sprintf("http://%s.%s.svc:%d/", svc.Name, svc.Namespace, svc.Spec.Ports[0].Port)
 		page, err := fetchFromPod(ctx, e, cs, d.Namespace, d.Spec.Template.Spec.Containers[0].Image, url)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("echo %s/%s: fetch %s from a pod: %w", d.Namespace, d.Name, url, err))

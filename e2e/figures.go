@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,12 +25,15 @@ type Figures struct {
 	Releases int
 	// HarnessMemory and LabMemory are peak resident bytes (PeakMemory).
 	HarnessMemory, LabMemory uint64
+	// GuestPeaks and GuestPeaksErr are the Result's: each lab guest's peak resident bytes.
+	GuestPeaks    map[string]uint64
+	GuestPeaksErr error
 }
 
 // MeasureFigures reads the figures from a run's progress records and result; the lab's
 // peak memory is that of the processes running from labDir and the binaries cache.
 func MeasureFigures(recs []progress.Record, res Result, labDir string) Figures {
-	f := Figures{AllReady: res.AllReady, Releases: res.Releases}
+	f := Figures{AllReady: res.AllReady, Releases: res.Releases, GuestPeaks: res.GuestPeaks, GuestPeaksErr: res.GuestPeaksErr}
 	for _, r := range recs {
 		switch {
 		case r.Title == "lab up":
@@ -79,4 +84,24 @@ func (f Figures) Print(w io.Writer, providerName string) {
 		fmt.Fprintf(w, "All-Ready time:   %s (%d HelmReleases, from the platform Package)\n", progress.Round(f.AllReady), f.Releases)
 	}
 	fmt.Fprintf(w, "Peak memory:      lab processes %d MiB (sum of each one's peak), harness %d MiB\n", f.LabMemory>>20, f.HarnessMemory>>20)
+	if line := f.guestLine(); line != "" {
+		fmt.Fprintf(w, "Guest peak memory: %s\n", line)
+	}
+}
+
+// guestLine is the peak memory per guest, "srv1 2410 MiB, srv2 2388 MiB, srv3 2350 MiB (each
+// VM's peak resident set)", with what could not be read; "" on a lab without guests.
+func (f Figures) guestLine() string {
+	var parts []string
+	for _, n := range slices.Sorted(maps.Keys(f.GuestPeaks)) {
+		parts = append(parts, fmt.Sprintf("%s %d MiB", n, f.GuestPeaks[n]>>20))
+	}
+	line := strings.Join(parts, ", ")
+	if line != "" {
+		line += " (each VM's peak resident set)"
+	}
+	if f.GuestPeaksErr != nil {
+		line = strings.TrimPrefix(line+"; not read: "+f.GuestPeaksErr.Error(), "; ")
+	}
+	return line
 }

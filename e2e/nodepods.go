@@ -20,7 +20,7 @@ import (
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/local/placement"
-	"github.com/cozylab/cozylab/lab/realnode"
+	"github.com/cozylab/cozylab/lab/local/webhooks"
 	"github.com/cozylab/cozylab/operator/flux"
 )
 
@@ -29,25 +29,35 @@ import (
 var stuckReasons = []string{"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff",
 	"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
-// realNodes are the nodes whose pods really run (labelled by the lab); none on a lab without.
+// realNodes are the nodes whose pods really run: every node kwok does not simulate (kwok marks
+// its own with an annotation) — the local lab's real node, every node of a QEMU lab. None in a
+// kwok-only lab.
 func realNodes(ctx context.Context, c client.Client) ([]string, error) {
 	nodes := &corev1.NodeList{}
-	if err := c.List(ctx, nodes, client.MatchingLabels{realnode.RealNodeLabel: "true"}); err != nil {
-		return nil, fmt.Errorf("list real nodes: %w", err)
+	if err := c.List(ctx, nodes); err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
 	}
-	var out []string
-	for _, n := range nodes.Items {
-		out = append(out, n.Name)
-	}
-	return out, nil
+	return runningNodes(nodes.Items), nil
 }
 
-// realNodesOrSay is realNodes, saying in the step when the lab has none (a kwok-only lab, or a
-// provider without one): the step then has nothing to do.
+// runningNodes names the nodes among nodes that kwok does not simulate, sorted.
+func runningNodes(nodes []corev1.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		if _, simulated := n.Annotations[webhooks.SimulatedNodeAnnotation]; !simulated {
+			out = append(out, n.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// realNodesOrSay is realNodes, saying in the step when the lab has none (a kwok-only lab): the
+// step then has nothing to do.
 func realNodesOrSay(ctx context.Context, e *env, step progress.Step) ([]string, error) {
 	nodes, err := realNodes(ctx, e.c)
 	if err == nil && len(nodes) == 0 {
-		step.Status("no real node in this lab (no node labelled %s=true): nothing to do", realnode.RealNodeLabel)
+		step.Status("no node really runs pods in this lab (every node is simulated by kwok, annotated %s): nothing to do", webhooks.SimulatedNodeAnnotation)
 	}
 	return nodes, err
 }

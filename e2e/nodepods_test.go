@@ -35,3 +35,25 @@ func TestPodProblem(t *testing.T) {
 		})
 	}
 }
+
+// The nodes whose pods really run: the local lab's real node beside kwok's simulated ones, every
+// twin of a QEMU lab, none in a kwok-only lab.
+func TestRunningNodes(t *testing.T) {
+	kwok := func(name string) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}}}
+	}
+	real := func(name string, labels map[string]string) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	}
+	for name, tc := range map[string]struct {
+		nodes []corev1.Node
+		want  []string
+	}{
+		"local lab":       {[]corev1.Node{kwok("srv1"), real("node1", map[string]string{"cozylab.io/real-node": "true"}), kwok("srv2"), kwok("srv3")}, []string{"node1"}},
+		"kwok-only lab":   {[]corev1.Node{kwok("srv1"), kwok("srv2"), kwok("srv3")}, nil},
+		"QEMU lab":        {[]corev1.Node{real("srv3", nil), real("srv1", nil), real("srv2", nil)}, []string{"srv1", "srv2", "srv3"}},
+		"no nodes at all": {nil, nil},
+	} {
+		t.Run(name, func(t *testing.T) { assert.Equal(t, tc.want, runningNodes(tc.nodes)) })
+	}
+}

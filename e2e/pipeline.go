@@ -79,6 +79,11 @@ type Result struct {
 	EchoPages []string
 	// OperatorImage is the operator image the run pushed and installed, by digest.
 	OperatorImage string
+	// GuestPeaks is each lab guest's peak resident memory in bytes, by node, at the end of the
+	// run, on a lab that measures it (provider.Figures: the QEMU lab); GuestPeaksErr says what
+	// could not be read.
+	GuestPeaks    map[string]uint64
+	GuestPeaksErr error
 }
 
 // ActionResult is one action's outcome, for the timing table and JUnit.
@@ -157,6 +162,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.AllReady, res.Releases, res.RelaxedWebhooks, res.RealNodePods, res.EchoPages = e.readyDur, e.releases, e.relaxed, e.realPods, e.echoURLs
 	res.OperatorImage = e.pushed.operatorImage
+	if f, ok := o.Lab.(provider.Figures); ok {
+		res.GuestPeaks, res.GuestPeaksErr = f.GuestPeaks()
+	}
 	if failed != nil {
 		res.Diagnostics, res.Archive = collect(ctx, e, failed)
 	}

@@ -121,3 +121,11 @@ func TestCheckStaticRejectsADynamicBinary(t *testing.T) {
 	require.NoError(t, os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755))
 	assert.ErrorContains(t, checkStatic(notELF), "read binary "+notELF)
 }
+
+func TestLabImagesAreInTheCatalog(t *testing.T) {
+	for _, n := range LabImages() {
+		_, err := Lookup(n)
+		assert.NoError(t, err, n)
+	}
+	assert.NotContains(t, LabImages(), CozystackOperator, "the e2e pushes the operator it tests")
+}

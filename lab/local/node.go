@@ -30,12 +30,6 @@ const (
 // as kubeadm places it.
 var ClusterDNS = netip.MustParseAddr("10.96.0.10")
 
-// labImages are the images the lab itself runs on its real node: the sandbox, the cluster DNS
-// and the Flux controllers of the operator's Flux pod (the operator's own image is the
-// platform's: the e2e pushes it, built from the tree it tests).
-var labImages = []string{images.Pause, images.CoreDNS, images.SourceController, images.HelmController,
-	images.SourceWatcher, images.KustomizeController, images.NotificationController}
-
 func (l *lab) nodeDir() string { return filepath.Join(l.dir(), nodeDirName) }
 
 // prepareNode plans the real node's network (once: the plan is kept in the lab's facts) and
@@ -77,10 +71,10 @@ func (l *lab) prepareNode(ctx context.Context, step progress.Step) error {
 	return nil
 }
 
-// buildImages pushes the images the real node runs to the lab registry.
+// buildImages pushes the images the real node runs (images.LabImages) to the lab registry.
 func (l *lab) buildImages(ctx context.Context, _ progress.Step) error {
 	_, err := images.Build(ctx, images.Options{Registry: l.reg.Addr(), RepoRoot: l.store.Request().RepoRoot,
-		Names: labImages, Cache: l.cache, Progress: l.rep})
+		Names: images.LabImages(), Cache: l.cache, Progress: l.rep})
 	return err
 }
 

@@ -59,6 +59,14 @@ type Platform interface {
 	OperatorVariant() string
 }
 
+// Figures is the ability to measure what a lab's own guests used (the QEMU provider), for the
+// figures a run prints.
+type Figures interface {
+	// GuestPeaks is each running node's peak resident memory in bytes, by node name: what its
+	// VM took of the host so far.
+	GuestPeaks() (map[string]uint64, error)
+}
+
 // Network is the ability to reach into a lab's network from the host: the proxy's dialer.
 type Network interface {
 	// Dialer dials "host:port" in the lab's network, resolving names as the lab does.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -16,6 +17,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cozylab/cozylab/lab/images"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
 	"github.com/cozylab/cozylab/packages"
@@ -44,7 +46,11 @@ func ConfigOptions(plan network.Plan, patches [][]byte) machineconfig.Options {
 
 // PatchValues are the values the lab renders the Talos patch chart with: the lab's own subnet
 // and VIP in the certificate SANs. The chart's VIP stays off: machineconfig binds the VIP to
-// the lab link by MAC itself. OIDC stays off: the lab has no identity provider.
+// the lab link by MAC itself. OIDC stays off: the lab has no identity provider. kube-proxy is
+// on: the lab's nodes are their own host-gateway CNI, with nothing to replace it (the chart
+// turns it off for a CNI that does); the three control planes are the only nodes, so they
+// take workloads. The chart's Docker Hub mirror (mirror.gcr.io) is dropped: no pull leaves
+// the lab (RegistryMirrors sends every mirrored host to the lab registry).
 func PatchValues(plan network.Plan) map[string]any {
 	return map[string]any{
 		"nodeSubnet": plan.Subnet.String(),
@@ -52,9 +58,63 @@ func PatchValues(plan network.Plan) map[string]any {
 			"certSANs": []any{plan.VIP.String(), "127.0.0.1"},
 			"oidc":     map[string]any{"enabled": false},
 		},
-		"controlPlane": map[string]any{"vip": ""},
+		"controlPlane": map[string]any{
+			"vip":                            "",
+			"disableProxy":                   false,
+			"allowSchedulingOnControlPlanes": true,
+		},
+		// null drops a default map entry of the chart (its README).
+		"registryMirrors": map[string]any{"docker.io": nil},
 	}
 }
+
+// mirroredHosts are the upstream registries the nodes pull through the lab registry: those of
+// the images the lab builds (images.Hosts), and Docker Hub, so that an image the lab does not
+// have fails in the lab, naming itself, instead of trying the internet.
+func mirroredHosts() []string {
+	hosts := images.Hosts()
+	if !slices.Contains(hosts, "docker.io") {
+		hosts = append(hosts, "docker.io")
+	}
+	slices.Sort(hosts)
+	return hosts
+}
+
+// RegistryMirrors send every mirrored host's pulls to the lab registry on the bridge
+// (clusterRegistry, host:port, plain HTTP), where the images are pushed under their upstream
+// names (lab/registry's mirror layout). With skipFallback (the twin: its lab has every image it
+// runs) a miss fails in the lab; a real Talos node falls back to the upstream host, for the
+// images Talos itself runs (its control plane's, CoreDNS, kube-proxy), which the lab does not
+// build.
+func RegistryMirrors(clusterRegistry string, skipFallback bool) []machineconfig.RegistryMirror {
+	var out []machineconfig.RegistryMirror
+	for _, h := range mirroredHosts() {
+		out = append(out, machineconfig.RegistryMirror{Host: h, Endpoints: []string{"http://" + clusterRegistry}, SkipFallback: skipFallback})
+	}
+	return out
+}
+
+// EmulationPatch is the config patch of nodes that run under TCG, where a busy guest answers
+// in seconds: etcd's heartbeats and elections, and the controller manager's and scheduler's
+// leases, get several times their defaults, so a slow moment is not taken for a dead leader
+// (a new etcd election stalls every write; a controller manager that misses its renewal exits
+// and starts over, which costs a TCG guest minutes).
+const EmulationPatch = `cluster:
+  etcd:
+    extraArgs:
+      heartbeat-interval: "500"
+      election-timeout: "5000"
+  controllerManager:
+    extraArgs:
+      leader-elect-lease-duration: 60s
+      leader-elect-renew-deadline: 40s
+      leader-elect-retry-period: 10s
+  scheduler:
+    extraArgs:
+      leader-elect-lease-duration: 60s
+      leader-elect-renew-deadline: 40s
+      leader-elect-retry-period: 10s
+`
 
 // LabPatches renders packages/core/talos with values and returns its strategic-merge patches in
 // the order they apply: the cluster patch, then the control-plane patch.

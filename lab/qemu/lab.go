@@ -2,9 +2,10 @@ package qemu
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/cozylab/cozylab/internal/subnet"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,11 +16,13 @@ import (
 	"github.com/cozylab/cozylab/internal/bincache"
 	"github.com/cozylab/cozylab/internal/process"
 	"github.com/cozylab/cozylab/internal/progress"
+	"github.com/cozylab/cozylab/internal/subnet"
 	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/seed"
 	"github.com/cozylab/cozylab/lab/qemu/twinimage"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
+	"github.com/cozylab/cozylab/lab/realnode"
 	"github.com/cozylab/cozylab/lab/registry"
 	"github.com/cozylab/cozylab/lab/state"
 	"github.com/cozylab/cozylab/talos/machineconfig"
@@ -42,6 +45,10 @@ const (
 	ActionEtcd       = "Waiting for every node to be an etcd member"
 	ActionKubeconfig = "Fetching the kubeconfig"
 	ActionKubernetes = "Checking the Kubernetes API on the VIP"
+	// The twin's workload steps: its kubelets run the lab's own pods, as a real node's do.
+	ActionImages     = "Building the lab's images (pause, CoreDNS, Flux)"
+	ActionNodesReady = "Waiting for every node to be Ready"
+	ActionDNS        = "Starting CoreDNS"
 )
 
 // lab is one run of the QEMU lab's daemon: what the actions made so far, for the later actions
@@ -113,7 +120,9 @@ func Run(ctx context.Context, store *state.Store, rep progress.Reporter, ready f
 func Actions(req state.QEMURequest) []provider.Action { return (&lab{req: req}).actions() }
 
 // actions is the lab's bring-up, in order: the twin's image is built, or a Talos image is
-// downloaded and copied onto each node's disks.
+// downloaded and copied onto each node's disks. On twins the lab then puts its own images in
+// the registry, waits for the kubelets to register and deploys CoreDNS, which a real Talos
+// node does itself (its bootstrap manifests).
 func (l *lab) actions() []provider.Action {
 	actions := []provider.Action{
 		{Name: ActionNetwork, Run: l.setUpNetwork, Keep: l.keepNetwork},
@@ -127,7 +136,7 @@ func (l *lab) actions() []provider.Action {
 	} else {
 		actions = append(actions, provider.Action{Name: ActionTwinImage, Run: l.buildImage})
 	}
-	return append(actions,
+	actions = append(actions,
 		provider.Action{Name: ActionSeeds, Run: l.writeSeeds, Keep: l.keepSeeds},
 		provider.Action{Name: ActionBoot, Run: l.bootVMs},
 		provider.Action{Name: ActionAPIs, Run: l.waitForAPIs},
@@ -136,6 +145,13 @@ func (l *lab) actions() []provider.Action {
 		provider.Action{Name: ActionKubeconfig, Run: l.fetchKubeconfig},
 		provider.Action{Name: ActionKubernetes, Run: l.checkKubernetes},
 	)
+	if l.req.NodeImage != NodeImageTalos {
+		actions = append(actions,
+			provider.Action{Name: ActionImages, Run: l.buildImages},
+			provider.Action{Name: ActionNodesReady, Run: l.waitForNodes},
+			provider.Action{Name: ActionDNS, Run: l.startDNS})
+	}
+	return actions
 }
 
 func accelName(a vm.Accel) string {
@@ -233,8 +249,12 @@ func (l *lab) loadConfigs() error {
 	if err != nil {
 		return err
 	}
+	if !l.req.KVM {
+		patches = append(patches, []byte(EmulationPatch))
+	}
 	opts := ConfigOptions(l.plan, patches)
 	opts.HTTPRegistries = []string{l.clusterRegistry}
+	opts.RegistryMirrors = RegistryMirrors(l.clusterRegistry, l.req.NodeImage != NodeImageTalos)
 	res, err := machineconfig.Generate(opts, bundle)
 	if err != nil {
 		return err
@@ -245,12 +265,15 @@ func (l *lab) loadConfigs() error {
 
 // buildImage builds (or reuses) the twin's initramfs with etcd and kube-apiserver.
 func (l *lab) buildImage(ctx context.Context, _ progress.Step) error {
-	bins, err := l.cache.Ensure(ctx, bincache.Etcd, bincache.KubeAPIServer)
+	bins, err := l.cache.Ensure(ctx, TwinTools()...)
 	if err != nil {
 		return err
 	}
 	kernel, initrd, err := twinimage.Build(ctx, twinimage.Options{
 		EtcdPath: bins[bincache.Etcd], APIServerPath: bins[bincache.KubeAPIServer],
+		ControllerManagerPath: bins[bincache.KubeControllerManager], SchedulerPath: bins[bincache.KubeScheduler],
+		KubeletPath: bins[bincache.Kubelet], KubeProxyPath: bins[bincache.KubeProxy],
+		Packages: TwinPackages(), Links: realnode.IptablesNFTLinks,
 		RepoRoot: l.store.Request().RepoRoot, Reporter: l.Progress,
 	})
 	if err != nil {
@@ -258,6 +281,20 @@ func (l *lab) buildImage(ctx context.Context, _ progress.Step) error {
 	}
 	l.guest.Kernel, l.guest.Initrd = kernel, initrd
 	return nil
+}
+
+// TwinTools are the binaries cache's programs a twin guest runs: a Talos control-plane node's.
+func TwinTools() []string {
+	return []string{bincache.Etcd, bincache.KubeAPIServer, bincache.KubeControllerManager, bincache.KubeScheduler,
+		bincache.Kubelet, bincache.KubeProxy}
+}
+
+// TwinPackages are the Debian packages a twin guest carries: the real node's (containerd, runc,
+// the CNI plugins, iptables-nft, nftables, conntrack) and util-linux's mount, which the kubelet
+// runs for pods' secret and configMap volumes. mount's libraries are named: they are its
+// Pre-Depends, which the closure leaves out (most Pre-Depends are dpkg's own needs).
+func TwinPackages() []string {
+	return append(realnode.Packages(), "mount", "libmount1", "libblkid1", "libselinux1", "libsmartcols1")
 }
 
 // writeSeeds writes each node's NoCloud seed: static address, gateway, machine config.
@@ -272,18 +309,36 @@ func (l *lab) writeSeeds(_ context.Context, step progress.Step) error {
 			return err
 		}
 	}
-	return nil
+	return state.UpdateFacts(l.store, func(f *facts) { f.SeedConfigs = configsDigest(l.configs) })
 }
 
-// keepSeeds resumes the seeds when every node's is still there (the configs they carry were
-// kept too, or this action would run again).
+// keepSeeds resumes the seeds when every node's is still there and they carry the configs
+// generated now (a newer cozylab may generate other configs from the same secrets).
 func (l *lab) keepSeeds(context.Context) error {
+	f, err := state.LoadFacts[facts](l.store)
+	if err != nil {
+		return err
+	}
+	if f.SeedConfigs != configsDigest(l.configs) {
+		return errors.New("the machine configs changed since the seeds were written")
+	}
 	for _, name := range NodeNames(NodeCount) {
 		if _, err := os.Stat(NodePaths(l.Dir, name).Seed); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// configsDigest identifies the nodes' machine configs: a SHA-256 over each node's name and
+// config.
+func configsDigest(res *machineconfig.Result) string {
+	h := sha256.New()
+	for _, n := range res.Nodes {
+		fmt.Fprintf(h, "%s\x00%d\x00", n.Name, len(n.Config))
+		h.Write(n.Config)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // SeedConfig is node i's seed: its hostname, the MAC its VM gets, its address on the lab
@@ -303,7 +358,7 @@ func SeedConfig(plan network.Plan, i int, machineConfig []byte) seed.Config {
 // bootVMs starts every node's QEMU at once.
 func (l *lab) bootVMs(ctx context.Context, step progress.Step) error {
 	first := NodeSpec(l.Dir, l.plan, 0, l.guest)
-	step.Status("%d nodes, %d MiB and %d vCPUs each, %s", NodeCount, first.MemoryMiB, first.CPUs, accelName(l.guest.Accel))
+	step.Status("%s", sizeLine(NodeCount, first.MemoryMiB, first.CPUs, hostMemory(), accelName(l.guest.Accel)))
 	group, err := process.NewGroup(filepath.Join(l.Dir, "run", "vms"))
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cozylab/cozylab/internal/process"
@@ -21,10 +22,16 @@ import (
 // NodeCount is how many control-plane nodes a lab has.
 const NodeCount = 3
 
-// Sizes of one node: what a twin under TCG was measured to need for etcd and kube-apiserver.
+// Sizes of one twin: three of them fit a 2-core, 24 GiB host. A twin holds its initramfs
+// (about 500 MB unpacked) in RAM, runs etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler, containerd, the kubelet and kube-proxy, and its share of the platform's pods
+// (Flux, the operator, CoreDNS, an echo app). The guests share the host's cores under TCG,
+// and one vCPU each was measured faster than two on a 2-core host: the three labs' API
+// servers came up in half the time at half the host load (six emulated vCPUs on two cores
+// spend their time in cross-CPU synchronisation and in Go schedulers spinning for work).
 const (
-	NodeMemoryMiB = 2048
-	NodeCPUs      = 2
+	NodeMemoryMiB = 3072
+	NodeCPUs      = 1
 )
 
 // Sizes of one real Talos node: enough for a control plane that also runs the platform's
@@ -35,8 +42,13 @@ const (
 )
 
 // twinAppend is the twin guest's kernel command line: console on the serial log, and a kernel
-// panic (the agent dying) ends QEMU instead of hanging.
-const twinAppend = "console=ttyS0 panic=-1"
+// panic (the agent dying) ends QEMU instead of hanging. Under TCG the kernel finds the vCPUs'
+// TSCs "unsynchronized" and falls back to the HPET, so every clock read of every Go program
+// (their schedulers read the clock constantly) becomes a system call and an emulated device
+// access; TCG's TSC comes from the host's clock and is consistent, so the guest is told to
+// trust it and reads time in the vDSO. Mitigations against speculative execution protect
+// nothing in an emulated CPU and cost every kernel entry.
+const twinAppend = "console=ttyS0 panic=-1 tsc=reliable clocksource=tsc mitigations=off"
 
 // twinPowerdown bounds the wait for the power button in Stop: the twin stops etcd and
 // kube-apiserver and powers off in a few seconds even under TCG; it keeps nothing on disk, so
@@ -97,8 +109,8 @@ type Guest struct {
 	MemoryMiB, CPUs int
 }
 
-// NodeSize is the default size of a node of image: a twin runs etcd and kube-apiserver under
-// TCG in NodeMemoryMiB; a real Talos node runs the platform's workloads too.
+// NodeSize is the default size of a node of image: a twin (NodeMemoryMiB, NodeCPUs) or a real
+// Talos node (TalosMemoryMiB, TalosCPUs); LAB_NODE_MEMORY_MIB and LAB_NODE_CPUS override both.
 func NodeSize(image string) (memoryMiB, cpus int) {
 	if image == NodeImageTalos {
 		return TalosMemoryMiB, TalosCPUs
@@ -170,6 +182,8 @@ type facts struct {
 	Registry        string `json:"registry,omitempty"`
 	ClusterRegistry string `json:"clusterRegistry,omitempty"`
 	ConfigRegistry  string `json:"configRegistry,omitempty"`
+	// SeedConfigs identifies the machine configs the seeds carry (configsDigest).
+	SeedConfigs string `json:"seedConfigs,omitempty"`
 	// TalosImage is the cached Talos image the disks were written from.
 	TalosImage *talosimage.Image `json:"talosImage,omitempty"`
 }
@@ -203,4 +217,40 @@ func downNetwork(ctx context.Context, store *state.Store, lab string) error {
 // nodeAddress is node i's address with the subnet's length, as the seed and config want it.
 func nodeAddress(plan network.Plan, i int) netip.Prefix {
 	return netip.PrefixFrom(plan.Nodes[i].Addr, plan.Subnet.Bits())
+}
+
+// sizeLine says what each guest was given and what that takes of the host's memory (hostBytes,
+// 0 when unknown): "3 nodes × 3072 MiB, 1 vCPU each (9216 MiB of the host's 24 GiB), TCG".
+func sizeLine(nodes, memoryMiB, cpus int, hostBytes uint64, accel string) string {
+	total := nodes * memoryMiB
+	host := "the host's memory unknown"
+	if hostBytes > 0 {
+		host = fmt.Sprintf("%d MiB of the host's %s", total, gib(hostBytes))
+		if uint64(total)<<20 > hostBytes {
+			host += ": more than it has, lower LAB_NODE_MEMORY_MIB"
+		}
+	}
+	unit := "vCPUs"
+	if cpus == 1 {
+		unit = "vCPU"
+	}
+	return fmt.Sprintf("%d nodes × %d MiB, %d %s each (%s), %s", nodes, memoryMiB, cpus, unit, host, accel)
+}
+
+// gib formats bytes as whole GiB, rounded to nearest ("24 GiB"), or with one decimal below 10.
+func gib(b uint64) string {
+	g := float64(b) / (1 << 30)
+	if g < 10 {
+		return strconv.FormatFloat(g, 'f', 1, 64) + " GiB"
+	}
+	return strconv.FormatFloat(g, 'f', 0, 64) + " GiB"
+}
+
+// hostMemory is the host's total RAM in bytes, 0 when it cannot be read.
+func hostMemory() uint64 {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return uint64(si.Totalram) * uint64(si.Unit)
 }

@@ -18,10 +18,6 @@ import (
 // ProviderName is the QEMU provider's name in requests and LAB_PROVIDER.
 const ProviderName = "qemu"
 
-// ErrTwinE2E says why the platform cannot run on a twin lab: the twin runs etcd and
-// kube-apiserver only.
-var ErrTwinE2E = errors.New("the twin image runs no kubelet, so the e2e pipeline needs LAB_NODE_IMAGE=talos on a KVM host; lab:up works")
-
 // Provider runs a QEMU lab: the skeleton provider.Lab with the QEMU backend.
 type Provider struct {
 	provider.Lab
@@ -38,13 +34,9 @@ func New(root string, req state.Request) *Provider {
 	return &Provider{Lab: provider.Lab{Root: root, Request: req, Backend: backend{}}}
 }
 
-// CanRunPlatform implements provider.Platform: not on the twin (ErrTwinE2E).
-func (p *Provider) CanRunPlatform() error {
-	if q := p.Request.QEMU; q == nil || q.NodeImage != NodeImageTalos {
-		return ErrTwinE2E
-	}
-	return nil
-}
+// CanRunPlatform implements provider.Platform: both node images run the platform's pods — a
+// real Talos node, and a twin with its kubelet on containerd.
+func (p *Provider) CanRunPlatform() error { return nil }
 
 type backend struct{}
 

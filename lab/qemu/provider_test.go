@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
@@ -71,7 +72,7 @@ func TestNodeSpecIsAValidTwinVM(t *testing.T) {
 		assert.Equal(t, filepath.Join(dir, "nodes", name, "qemu.pid"), spec.Pidfile)
 		args := vm.Args(spec)
 		assert.Contains(t, args, "tcg")
-		assert.Contains(t, args, "2048")
+		assert.Contains(t, args, "3072")
 	}
 }
 
@@ -142,6 +143,28 @@ func TestCollectLogsCopiesSerialAndDaemonLogs(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(out, "srv1-serial.log"), "a node that never booted has no log")
 }
 
+// The service logs a failed lab:up saved are collected whatever the services were; a lab with
+// no VM running is not asked for live ones.
+func TestCollectLogsCopiesEverySavedServiceLog(t *testing.T) {
+	p, store := qtest(t)
+	plan := testPlan(t)
+	require.NoError(t, state.UpdateFacts(store, func(f *facts) { f.Network = &plan }))
+	require.NoError(t, os.WriteFile(filepath.Join(p.Dir(), "talosconfig"), []byte("context: qtest\n"), 0o600))
+	dir := NodePaths(p.Dir(), "srv3").Dir
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	for _, svc := range []string{"etcd", "kubelet", "containerd"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, svc+".log"), []byte(svc+" says\n"), 0o600))
+	}
+
+	out := t.TempDir()
+	require.NoError(t, p.CollectLogs(context.Background(), out))
+	for _, svc := range []string{"etcd", "kubelet", "containerd"} {
+		got, err := os.ReadFile(filepath.Join(out, "srv3-"+svc+".log"))
+		require.NoError(t, err, svc)
+		assert.Equal(t, svc+" says\n", string(got))
+	}
+}
+
 func TestConsoleFollowsTheSerialLog(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "serial.log")
@@ -178,4 +201,26 @@ func TestConsoleRefusesAnUnknownNode(t *testing.T) {
 	err := p.Console(context.Background(), "node-9", &bytes.Buffer{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "srv1, srv2, srv3")
+}
+
+func TestSizeLineSaysWhatEachGuestGets(t *testing.T) {
+	mem, cpus := NodeSize(NodeImageTwin)
+	assert.Equal(t, "3 nodes × 3072 MiB, 1 vCPU each (9216 MiB of the host's 24 GiB), TCG",
+		sizeLine(NodeCount, mem, cpus, 25276182528, "TCG"))
+	assert.Equal(t, "3 nodes × 8192 MiB, 4 vCPUs each (24576 MiB of the host's 7.8 GiB: more than it has, lower LAB_NODE_MEMORY_MIB), KVM",
+		sizeLine(NodeCount, TalosMemoryMiB, TalosCPUs, 8<<30-200<<20, "KVM"))
+	assert.Equal(t, "3 nodes × 1024 MiB, 1 vCPU each (the host's memory unknown), TCG", sizeLine(NodeCount, 1024, 1, 0, "TCG"))
+	assert.Positive(t, hostMemory())
+}
+
+// Seeds are kept only while they carry the configs generated now.
+func TestKeepSeedsFollowsTheConfigs(t *testing.T) {
+	p, store := qtest(t)
+	plan := testPlan(t)
+	l := &lab{store: store, Dir: p.Dir(), plan: plan, configs: labConfigs(t, NodeImageTwin)}
+	require.NoError(t, l.writeSeeds(t.Context(), progress.Discard.Begin("")))
+	require.NoError(t, l.keepSeeds(t.Context()))
+
+	l.configs.Nodes[1].Config = append(l.configs.Nodes[1].Config, '\n')
+	require.ErrorContains(t, l.keepSeeds(t.Context()), "the machine configs changed since the seeds were written")
 }

@@ -47,15 +47,15 @@ func listenOnGateway(reg *registry.Registry, gateway string) (string, error) {
 }
 
 // Registry implements provider.Platform: the artifact registry as the harness reaches it
-// (127.0.0.1), once the lab is up. On a twin lab it is ErrTwinE2E: nothing could run what the
-// pipeline pushes.
+// (127.0.0.1), once the lab is up.
 func (p *Provider) Registry() (string, error) {
 	return p.registry(func(f facts) string { return f.Registry })
 }
 
 // ClusterRegistry implements provider.Platform: the same registry as the nodes reach it, the
 // bridge's gateway. The installer chart's image and source references name it; every node's
-// machine config has it as a plain-HTTP registry mirror.
+// machine config has it as a plain-HTTP registry, and as the mirror of every upstream registry
+// the lab's images come from (RegistryMirrors).
 func (p *Provider) ClusterRegistry() (string, error) {
 	return p.registry(func(f facts) string { return f.ClusterRegistry })
 }
@@ -65,9 +65,6 @@ func (p *Provider) ClusterRegistry() (string, error) {
 func (p *Provider) OperatorVariant() string { return "talos" }
 
 func (p *Provider) registry(pick func(facts) string) (string, error) {
-	if err := p.CanRunPlatform(); err != nil {
-		return "", err
-	}
 	store, err := p.Open()
 	if err != nil {
 		return "", err

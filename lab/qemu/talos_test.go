@@ -83,7 +83,9 @@ func TestRequestedTalosOptionsHaveDefaults(t *testing.T) {
 }
 
 // The image picks the actions: the twin's image is built; a Talos image is downloaded and
-// copied onto disks. Everything else is the same list, and the same actions are kept.
+// copied onto disks. Everything else is the same list, and the same actions are kept, except
+// that twins then get the lab's own pods (images, nodes Ready, CoreDNS), which a Talos node
+// deploys itself.
 func TestActionsDependOnTheNodeImage(t *testing.T) {
 	names := func(image string) (names, kept []string) {
 		for _, a := range Actions(state.QEMURequest{NodeImage: image}) {
@@ -97,7 +99,7 @@ func TestActionsDependOnTheNodeImage(t *testing.T) {
 	common := []string{ActionSeeds, ActionBoot, ActionAPIs, ActionBootstrap, ActionEtcd, ActionKubeconfig, ActionKubernetes}
 	start := []string{ActionNetwork, ActionRegistry, ActionConfigs}
 	twin, twinKept := names(NodeImageTwin)
-	assert.Equal(t, append(append(append([]string{}, start...), ActionTwinImage), common...), twin)
+	assert.Equal(t, append(append(append(append([]string{}, start...), ActionTwinImage), common...), ActionImages, ActionNodesReady, ActionDNS), twin)
 	assert.Equal(t, []string{ActionNetwork, ActionConfigs, ActionSeeds}, twinKept, "files and the network are kept; processes and VMs are not")
 	talos, talosKept := names(NodeImageTalos)
 	assert.Equal(t, append(append(append([]string{}, start...), ActionTalosImage, ActionDisks), common...), talos)

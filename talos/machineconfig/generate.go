@@ -36,9 +36,9 @@ type Result struct {
 
 // Generate builds one control-plane config per node from o and bundle, and an admin talosconfig.
 //
-// Every node gets the caller's patches, then the HTTP registries' mirror documents, then its
-// own hostname, lab link alias and VIP documents; the node's documents come last so a shared
-// patch cannot give two nodes the same identity.
+// Every node gets the caller's patches, then the registry mirror documents (HTTP registries,
+// then RegistryMirrors), then its own hostname, lab link alias and VIP documents; the node's
+// documents come last so a shared patch cannot give two nodes the same identity.
 // Each result is validated for the nocloud platform before it is returned.
 func Generate(o Options, bundle *secrets.Bundle) (*Result, error) {
 	o = o.withDefaults()

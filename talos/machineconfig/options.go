@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"strings"
 )
 
 // DefaultKubernetesVersion is the Kubernetes version the rest of the project is built against;
@@ -34,6 +36,10 @@ type Options struct {
 	// every registry but localhost, so each gets a RegistryMirrorConfig document naming itself
 	// as its own http:// endpoint; images <host:port>/<repo>@sha256:… then resolve.
 	HTTPRegistries []string
+	// RegistryMirrors send the pulls of upstream registries (registry.k8s.io, ghcr.io …) to
+	// other endpoints, such as a lab's registry holding every image its nodes run: each gets a
+	// RegistryMirrorConfig document. A host may not be an HTTPRegistry too.
+	RegistryMirrors []RegistryMirror
 	// Patches are strategic-merge patches (YAML, one or more documents each) applied to every
 	// node in order, before the node's own documents.
 	Patches [][]byte
@@ -47,6 +53,18 @@ type Node struct {
 	Address netip.Prefix
 	// MAC identifies the node's lab interface; the VIP is bound to the link with this address.
 	MAC net.HardwareAddr
+}
+
+// RegistryMirror is where a node's containerd pulls the images of one upstream registry from.
+type RegistryMirror struct {
+	// Host is the upstream registry as image references name it: "registry.k8s.io", "docker.io".
+	Host string
+	// Endpoints are the mirror's URLs (http:// or https://, host[:port], no path), tried in
+	// order.
+	Endpoints []string
+	// SkipFallback keeps containerd from trying Host itself when every endpoint fails: a lab
+	// whose pulls must not leave it sets it.
+	SkipFallback bool
 }
 
 // withDefaults returns a copy of o with empty fields defaulted.
@@ -101,10 +119,19 @@ func (o Options) validate() error {
 		}
 	}
 
+	mirrored := map[string]bool{}
+
 	for _, r := range o.HTTPRegistries {
 		if host, port, err := net.SplitHostPort(r); err != nil || host == "" || port == "" {
 			errs = append(errs, fmt.Errorf("HTTP registry %q is not host:port", r))
 		}
+
+		mirrored[r] = true
+	}
+
+	for _, m := range o.RegistryMirrors {
+		errs = append(errs, m.validate(mirrored)...)
+		mirrored[m.Host] = true
 	}
 
 	if err := errors.Join(errs...); err != nil {
@@ -112,6 +139,31 @@ func (o Options) validate() error {
 	}
 
 	return nil
+}
+
+// validate reports what is wrong with m; seen holds the registry hosts configured before it.
+func (m RegistryMirror) validate(seen map[string]bool) []error {
+	var errs []error
+
+	switch {
+	case m.Host == "" || strings.ContainsAny(m.Host, "/ "):
+		errs = append(errs, fmt.Errorf("registry mirror host %q is not a registry host such as registry.k8s.io", m.Host))
+	case seen[m.Host]:
+		errs = append(errs, fmt.Errorf("registry %s is configured twice (mirrors and HTTP registries together)", m.Host))
+	}
+
+	if len(m.Endpoints) == 0 {
+		errs = append(errs, fmt.Errorf("registry mirror %s has no endpoint", m.Host))
+	}
+
+	for _, e := range m.Endpoints {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			errs = append(errs, fmt.Errorf("registry mirror %s: endpoint %q is not an http:// or https:// URL of a host", m.Host, e))
+		}
+	}
+
+	return errs
 }
 
 // endpoint is the Kubernetes API URL on the VIP.

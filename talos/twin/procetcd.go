@@ -88,6 +88,8 @@ func (n *ProcessNode) startEtcdLocked(extraListen []net.IP, initialCluster, stat
 	}
 
 	args := etcdArgs(n.layout, n.opts.Hostname, n.opts.Address, extraListen, initialCluster, state)
+	// The config's cluster.etcd.extraArgs come last: etcd takes the last of a repeated flag.
+	args = append(args, extraArgs(nil, n.cfg.Cluster().Etcd().ExtraArgs())...)
 
 	if err := writeFiles(map[string][]byte{n.layout.log("etcd"): nil}); err != nil {
 		return err
@@ -151,7 +153,7 @@ func (n *ProcessNode) joinLoop(ctx context.Context) {
 				n.log("etcd: promoted to a voting member")
 
 				// A Talos control plane runs its own API server once it is an etcd member.
-				go n.startAPIServer(n.ctx)
+				go n.startJoinedAPIServer(n.ctx)
 
 				return
 			}

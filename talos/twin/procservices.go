@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// healthTimeout bounds one health check made for ServiceList.
-const healthTimeout = 2 * time.Second
+// healthTimeout bounds one health check made for ServiceList: a busy TCG guest answers in
+// seconds, not milliseconds.
+const healthTimeout = 5 * time.Second
 
 // startAPIServer waits (bounded) for the bootstrapped etcd to be healthy, then starts
 // kube-apiserver. A failure is kept for Services to report.
@@ -32,12 +33,78 @@ func (n *ProcessNode) startAPIServer(ctx context.Context) {
 
 	n.log("kube-apiserver: started")
 
+	if n.opts.Kube == nil {
+		return
+	}
+
+	// The node's Kubernetes programs start once its API server is ready: started beside it,
+	// they compete for the CPU it needs to come up (a TCG guest has little), and the controller
+	// manager exits when the API server does not answer in time.
+	if err := n.waitAPIServerReady(ctx); err != nil {
+		return
+	}
+
+	n.log("kube-apiserver: ready")
+
 	if err := n.startKube(); err != nil {
 		n.mu.Lock()
 		n.kubeErr = err
 		n.mu.Unlock()
 		n.log("kubernetes: %v", err)
 	}
+}
+
+// waitAPIServerReady polls the local kube-apiserver's /readyz until it passes or the node
+// stops: it is the node's standing behaviour, as a Talos node waits for its API server.
+func (n *ProcessNode) waitAPIServerReady(ctx context.Context) error {
+	n.mu.Lock()
+	admin := n.admin
+	n.mu.Unlock()
+
+	return waitReady(ctx, admin, httpsURL(n.opts.Address, apiServerPort))
+}
+
+// waitReady polls the /readyz of the API server at base until it passes or ctx ends.
+func waitReady(ctx context.Context, admin *tls.Config, base string) error {
+	ticker := time.NewTicker(2 * time.Second)
+	defer ticker.Stop()
+
+	for {
+		if readyzAt(ctx, admin, base, readyWaitTimeout) == nil {
+			return nil
+		}
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// readyWaitTimeout bounds one /readyz request of a wait: a starting API server under TCG is slow
+// to answer.
+const readyWaitTimeout = 10 * time.Second
+
+// startJoinedAPIServer starts the API server of a node that joined the cluster, once the
+// cluster's own (on its endpoint) is ready: the first API server creates the cluster's
+// default objects, and three starting at once on a small host each take far longer.
+func (n *ProcessNode) startJoinedAPIServer(ctx context.Context) {
+	n.mu.Lock()
+	cfg, facts := n.cfg, n.facts
+	n.mu.Unlock()
+
+	admin, err := writeAPIServerPKI(cfg, n.layout, n.opts.Hostname, n.opts.Address, facts)
+	if err == nil {
+		url := cfg.Cluster().Endpoint().String()
+		n.log("kube-apiserver: waiting for the cluster's API server at %s to be ready first", url)
+
+		if waitReady(ctx, admin, url) != nil {
+			return // the node stopped
+		}
+	}
+
+	n.startAPIServer(ctx)
 }
 
 // waitEtcdHealthy polls etcd's /health until it passes or etcdReadyTimeout ends.
@@ -158,10 +225,15 @@ func childService(ctx context.Context, id string, c *child, check func(context.C
 
 // readyz asks the local kube-apiserver's /readyz as the cluster admin.
 func (n *ProcessNode) readyz(ctx context.Context, admin *tls.Config) error {
-	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	return readyzAt(ctx, admin, httpsURL(n.opts.Address, apiServerPort), healthTimeout)
+}
+
+// readyzAt asks the /readyz of the API server at base as the cluster admin.
+func readyzAt(ctx context.Context, admin *tls.Config, base string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	url := httpsURL(n.opts.Address, apiServerPort) + "/readyz"
+	url := base + "/readyz"
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

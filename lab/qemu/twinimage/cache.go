@@ -2,8 +2,11 @@ package twinimage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -12,15 +15,20 @@ import (
 	"github.com/cozylab/cozylab/internal/prebuilt"
 )
 
-// initrdName is the initramfs file in its digest directory.
-const initrdName = "initramfs.cpio.gz"
+// initrdName is the initramfs file in its digest directory: uncompressed newc.
+const initrdName = "initramfs.cpio"
 
-// cachedInitramfs returns <cache>/<digest>/initramfs.cpio.gz, writing it (temp file, then
+// formatVersion names how an initramfs is made from its inputs: the archive format and which
+// package files are kept. Change it with writeInitramfs, addDeb or keepPackageFile, so the
+// same inputs made differently get a new digest.
+const formatVersion = "newc, uncompressed; packages filtered v1"
+
+// cachedInitramfs returns <cache>/<digest>/initramfs.cpio, writing it (temp file, then
 // rename) only when it is not there yet.
-func (o Options) cachedInitramfs(entries []entry) (string, error) {
+func (o Options) cachedInitramfs(l layout) (string, error) {
 	step := o.Reporter.Begin("Building the twin initramfs")
 
-	sum, err := digest(entries)
+	sum, err := digest(l)
 	if err != nil {
 		return "", step.Done(err)
 	}
@@ -34,15 +42,62 @@ func (o Options) cachedInitramfs(entries []entry) (string, error) {
 		return path, nil
 	}
 
-	return path, step.Done(writeAtomically(path, entries))
+	if err := writeAtomically(path, l); err != nil {
+		return "", step.Done(err)
+	}
+
+	if info, err := os.Stat(path); err == nil {
+		step.Status("%s, %d MiB", sum, info.Size()>>20)
+	}
+
+	return path, step.Done(nil)
 }
 
-func writeAtomically(path string, entries []entry) error {
+func writeAtomically(path string, l layout) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create image dir: %w", err)
 	}
 
-	return atomicfile.Write(path, 0o644, func(f *os.File) error { return writeInitramfs(f, entries) })
+	return atomicfile.Write(path, 0o644, func(f *os.File) error { return writeInitramfs(f, l) })
+}
+
+// digest names an initramfs by what goes into it: formatVersion, each entry's name, mode, link
+// target and content, and each package by apt's SHA-256 of its .deb (Fetch checked the file
+// against it), which stands for every file the package brings.
+func digest(l layout) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", formatVersion)
+
+	for _, e := range l.entries {
+		fmt.Fprintf(h, "%s %o %q %d\n", e.Name, uint32(e.Mode), e.Link, len(e.Data))
+		h.Write(e.Data)
+
+		if e.Source != "" {
+			if err := hashFile(h, e.Source); err != nil {
+				return "", err
+			}
+		}
+	}
+
+	for _, d := range l.debs {
+		fmt.Fprintf(h, "deb %s\n", d.SHA256)
+	}
+
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func hashFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+
+	if _, err := io.Copy(w, f); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+
+	return nil
 }
 
 // buildAgent returns the twin agent: the prebuilt one when there is one (prebuilt.Path), else

@@ -43,8 +43,8 @@ func TestBuildTakesThePrebuiltAgentWithoutGo(t *testing.T) {
 	_, initrd, err := Build(t.Context(), opts)
 	require.NoError(t, err)
 
-	_, files, _ := readInitramfs(t, initrd)
-	assert.Equal(t, "prebuilt agent", files["init"])
+	files, _ := readInitramfs(t, initrd)
+	assert.Equal(t, "prebuilt agent", files["init"].Data)
 	assert.Equal(t, progress.Skipped, rec.Records()[0].Outcome)
 	assert.Equal(t, "prebuilt "+filepath.Join(dir, prebuilt.TwinAgent), rec.Records()[0].Note)
 }

@@ -2,14 +2,13 @@ package twinimage
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/cozylab/cozylab/internal/progress"
@@ -18,12 +17,18 @@ import (
 // AgentPackage is the twin agent's package, built from the repository root.
 const AgentPackage = "./talos/twin/cmd/cozylab-twin"
 
-// Paths of the binaries inside the guest; the agent expects them there.
+// Paths of the binaries inside the guest; the agent expects them there. Debian's programs keep
+// their packages' paths: /usr/bin/containerd, /usr/bin/containerd-shim-runc-v2, /usr/sbin/runc,
+// /usr/lib/cni/<plugin>, /usr/sbin/iptables (→ iptables-nft), /usr/sbin/nft, /usr/sbin/conntrack.
 const (
-	GuestInit      = "/init"
-	GuestEtcd      = "/usr/bin/etcd"
-	GuestAPIServer = "/usr/bin/kube-apiserver"
-	GuestModules   = "/etc/modules.order"
+	GuestInit              = "/init"
+	GuestEtcd              = "/usr/bin/etcd"
+	GuestAPIServer         = "/usr/bin/kube-apiserver"
+	GuestControllerManager = "/usr/bin/kube-controller-manager"
+	GuestScheduler         = "/usr/bin/kube-scheduler"
+	GuestKubelet           = "/usr/bin/kubelet"
+	GuestKubeProxy         = "/usr/bin/kube-proxy"
+	GuestModules           = "/etc/modules.order"
 )
 
 // Options describe one twin image. EtcdPath and APIServerPath are required (from the binaries
@@ -31,6 +36,19 @@ const (
 type Options struct {
 	// EtcdPath and APIServerPath are static etcd and kube-apiserver binaries.
 	EtcdPath, APIServerPath string
+	// ControllerManagerPath, SchedulerPath, KubeletPath and KubeProxyPath are the node's static
+	// binaries (from the binaries cache), for a guest that runs a whole control-plane node; all
+	// four or none.
+	ControllerManagerPath, SchedulerPath, KubeletPath, KubeProxyPath string
+	// Packages are Debian packages whose files go into the image with everything they depend
+	// on (realnode.Packages: containerd, runc, the CNI plugins, iptables, nftables, conntrack),
+	// less what a guest never reads (keepPackageFile). None when empty.
+	Packages []string
+	// Links are symbolic links made over the packages (guest path → target), what their
+	// maintainer scripts would have made: realnode.IptablesNFTLinks.
+	Links map[string]string
+	// Debs keeps the fetched .debs; <user cache dir>/cozylab/debs (the sandbox image's) when empty.
+	Debs string
 	// KernelVersion picks /boot/vmlinuz-<version>; the newest with modules when empty.
 	KernelVersion string
 	// Modules are loaded in the guest, with their dependencies; DefaultModules when nil.
@@ -59,13 +77,14 @@ func (o Options) withDefaults() (Options, error) {
 		o.Reporter = progress.Discard
 	}
 
-	if o.CacheDir == "" {
+	if o.CacheDir == "" || o.Debs == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {
 			return o, fmt.Errorf("find the user cache dir (set XDG_CACHE_HOME or HOME): %w", err)
 		}
 
-		o.CacheDir = filepath.Join(dir, "cozylab", "images", "twin")
+		o.CacheDir = cmpOr(o.CacheDir, filepath.Join(dir, "cozylab", "images", "twin"))
+		o.Debs = cmpOr(o.Debs, filepath.Join(dir, "cozylab", "debs"))
 	}
 
 	if o.RepoRoot == "" {
@@ -81,7 +100,35 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("build twin image: the etcd and kube-apiserver paths are required (from the binaries cache)")
 	}
 
+	set := 0
+
+	for _, b := range o.nodeBinaries() {
+		if b.Source != "" {
+			set++
+		}
+	}
+
+	if set != 0 && set != len(o.nodeBinaries()) {
+		return o, errors.New("build twin image: set all four of ControllerManagerPath, SchedulerPath, KubeletPath and KubeProxyPath (from the binaries cache), or none")
+	}
+
+	for p, target := range o.Links {
+		if !strings.HasPrefix(p, "/") || target == "" {
+			return o, fmt.Errorf("build twin image: link %q → %q: a link needs an absolute path and a target", p, target)
+		}
+	}
+
 	return o, nil
+}
+
+// nodeBinaries are the node's binaries as entries; their Source is empty when not set.
+func (o Options) nodeBinaries() []entry {
+	return []entry{
+		{Name: GuestControllerManager, Mode: 0o755, Source: o.ControllerManagerPath},
+		{Name: GuestScheduler, Mode: 0o755, Source: o.SchedulerPath},
+		{Name: GuestKubelet, Mode: 0o755, Source: o.KubeletPath},
+		{Name: GuestKubeProxy, Mode: 0o755, Source: o.KubeProxyPath},
+	}
 }
 
 func cmpOr(s, def string) string {
@@ -123,7 +170,12 @@ func Build(ctx context.Context, opts Options) (kernelPath, initrdPath string, er
 		return "", "", err
 	}
 
-	initrdPath, err = o.cachedInitramfs(entries)
+	debs, err := o.fetchDebs(ctx)
+	if err != nil {
+		return "", "", err
+	}
+
+	initrdPath, err = o.cachedInitramfs(layout{entries: entries, debs: debs})
 	if err != nil {
 		return "", "", err
 	}
@@ -131,7 +183,15 @@ func Build(ctx context.Context, opts Options) (kernelPath, initrdPath string, er
 	return kernelPath, initrdPath, nil
 }
 
-// entries lists the initramfs: the agent as /init, the two binaries, the modules and their order.
+// layout is everything one initramfs holds, in archive order: the entries, then the files of
+// the packages. The first entry of a path wins, so the entries replace a package's file.
+type layout struct {
+	entries []entry
+	debs    []debFile
+}
+
+// entries lists the initramfs but for the packages: the agent as /init, the base files, the
+// binaries, the links, the modules and their order.
 func (o Options) entries(agent string) ([]entry, error) {
 	modDir := filepath.Join(o.ModulesDir, o.KernelVersion)
 
@@ -140,10 +200,22 @@ func (o Options) entries(agent string) ([]entry, error) {
 		return nil, err
 	}
 
-	entries := []entry{
-		{Name: GuestInit, Mode: 0o755, Source: agent},
-		{Name: GuestEtcd, Mode: 0o755, Source: o.EtcdPath},
-		{Name: GuestAPIServer, Mode: 0o755, Source: o.APIServerPath},
+	entries := []entry{{Name: GuestInit, Mode: 0o755, Source: agent}}
+	entries = append(entries, baseFiles()...)
+	entries = append(entries,
+		entry{Name: GuestEtcd, Mode: 0o755, Source: o.EtcdPath},
+		entry{Name: GuestAPIServer, Mode: 0o755, Source: o.APIServerPath},
+	)
+
+	for _, b := range o.nodeBinaries() {
+		if b.Source != "" {
+			entries = append(entries, b)
+		}
+	}
+
+	links := slices.Sorted(maps.Keys(o.Links))
+	for _, p := range links {
+		entries = append(entries, entry{Name: p, Mode: os.ModeSymlink | 0o777, Link: o.Links[p]})
 	}
 
 	guestPaths := make([]string, 0, len(order))
@@ -194,36 +266,4 @@ func (o Options) moduleOrder(modDir string) ([]string, error) {
 	}
 
 	return order, nil
-}
-
-// digest names an initramfs by what goes into it: each entry's name, mode and content.
-func digest(entries []entry) (string, error) {
-	h := sha256.New()
-
-	for _, e := range entries {
-		fmt.Fprintf(h, "%s %o %d\n", e.Name, e.Mode, len(e.Data))
-		h.Write(e.Data)
-
-		if e.Source != "" {
-			if err := hashFile(h, e.Source); err != nil {
-				return "", err
-			}
-		}
-	}
-
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
-func hashFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-
-	if _, err := io.Copy(w, f); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-
-	return nil
 }
