@@ -91,7 +91,7 @@ func installEchoApp(ctx context.Context, e *env, step progress.Step) error {
 			return errors.New(o.Detail())
 		}
 	}}
-	if err := condition.Wait(ctx, ready, condition.Poll{Interval: 500 * time.Millisecond, Timeout: 5 * time.Minute}, condition.StepReporter(step)); err != nil {
+	if err := condition.Wait(ctx, ready, condition.Poll{Interval: 500 * time.Millisecond, Timeout: e.bound(5 * time.Minute)}, condition.StepReporter(step)); err != nil {
 		return err
 	}
 	if created {
@@ -186,7 +186,7 @@ func fetchFromPod(ctx context.Context, e *env, cs kubernetes.Interface, ns, imag
 			}
 			return fmt.Errorf("phase %s", pod.Status.Phase)
 		}}
-		err := condition.Wait(ctx, done, condition.Poll{Interval: 200 * time.Millisecond, Timeout: 2 * time.Minute}, nil)
+		err := condition.Wait(ctx, done, condition.Poll{Interval: 200 * time.Millisecond, Timeout: e.bound(2 * time.Minute)}, nil)
 		raw, lerr := cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 		succeeded := err == nil && pod.Status.Phase == corev1.PodSucceeded
 		_ = e.c.Delete(context.WithoutCancel(ctx), pod)

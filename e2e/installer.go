@@ -66,7 +66,7 @@ func installInstaller(ctx context.Context, e *env, step progress.Step) error {
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		step.Status("helm install %s", InstallerRelease)
 		in := action.NewInstall(cfg)
-		in.ReleaseName, in.Namespace, in.Timeout = InstallerRelease, ns, installerTimeout
+		in.ReleaseName, in.Namespace, in.Timeout = InstallerRelease, ns, e.bound(installerTimeout)
 		_, err = in.RunWithContext(ctx, ch, vals)
 		if err != nil {
 			return fmt.Errorf("install the installer chart: %w", err)
@@ -77,7 +77,7 @@ func installInstaller(ctx context.Context, e *env, step progress.Step) error {
 	}
 	step.Status("helm upgrade %s", InstallerRelease)
 	up := action.NewUpgrade(cfg)
-	up.Namespace, up.Timeout, up.ResetValues, up.MaxHistory = ns, installerTimeout, true, 5
+	up.Namespace, up.Timeout, up.ResetValues, up.MaxHistory = ns, e.bound(installerTimeout), true, 5
 	if _, err := up.RunWithContext(ctx, InstallerRelease, ch, vals); err != nil {
 		return fmt.Errorf("upgrade the installer chart: %w", err)
 	}

@@ -149,7 +149,7 @@ func checkRealNodePods(ctx context.Context, e *env, step progress.Step) error {
 		}
 		return errors.Join(waiting...)
 	}}
-	if err := condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: 3 * time.Minute}, condition.StepReporter(step)); err != nil {
+	if err := condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: e.bound(3 * time.Minute)}, condition.StepReporter(step)); err != nil {
 		return err
 	}
 	if err := platformOnRealNode(ctx, e, nodes); err != nil {

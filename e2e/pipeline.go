@@ -174,6 +174,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, failed
 }
 
+// bound scales a wait's bound by the lab's pace (provider.Paced): an emulated lab does the
+// same work several times slower, and a bound that fits a native one would fail it.
+func (e *env) bound(d time.Duration) time.Duration {
+	if p, ok := e.o.Lab.(provider.Paced); ok {
+		return d * time.Duration(max(1, p.Slowdown()))
+	}
+	return d
+}
+
 // connect builds the clients once the lab is up.
 func (e *env) connect() error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", e.o.Lab.Kubeconfig())

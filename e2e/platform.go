@@ -50,7 +50,7 @@ func scheme() *runtime.Scheme {
 func waitOperator(ctx context.Context, e *env, step progress.Step) error {
 	dep := &appsv1.Deployment{}
 	err := waitFor(ctx, e.c, step, "Deployment cozy-system/cozystack-operator Available", &appsv1.DeploymentList{},
-		client.ObjectKey{Namespace: InstallerNS, Name: "cozystack-operator"}, dep, 3*time.Minute, func() (bool, string) {
+		client.ObjectKey{Namespace: InstallerNS, Name: "cozystack-operator"}, dep, e.bound(3*time.Minute), func() (bool, string) {
 			return deploymentAvailable(dep)
 		})
 	if err != nil {
@@ -59,14 +59,14 @@ func waitOperator(ctx context.Context, e *env, step progress.Step) error {
 	for _, name := range []string{"packages.cozystack.io", "packagesources.cozystack.io"} {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		err := waitFor(ctx, e.c, step, "CRD "+name+" Established", &apiextensionsv1.CustomResourceDefinitionList{},
-			client.ObjectKey{Name: name}, crd, 2*time.Minute, func() (bool, string) { return crdEstablished(crd) })
+			client.ObjectKey{Name: name}, crd, e.bound(2*time.Minute), func() (bool, string) { return crdEstablished(crd) })
 		if err != nil {
 			return err
 		}
 	}
 	ps := &v1alpha1.PackageSource{}
 	err = waitFor(ctx, e.c, step, "PackageSource "+PlatformPackage+" Ready", &v1alpha1.PackageSourceList{},
-		client.ObjectKey{Name: PlatformPackage}, ps, 5*time.Minute, func() (bool, string) {
+		client.ObjectKey{Name: PlatformPackage}, ps, e.bound(5*time.Minute), func() (bool, string) {
 			return readyCondition(ps.Status.Conditions)
 		})
 	if err != nil {
@@ -83,7 +83,7 @@ func waitSourcesCurrent(ctx context.Context, e *env, step progress.Step) error {
 	repo := &sourcev1.OCIRepository{}
 	key := client.ObjectKey{Namespace: InstallerNS, Name: platformSourceRef}
 	err := waitFor(ctx, e.c, step, "OCIRepository "+key.String()+" serving the pushed packages", &sourcev1.OCIRepositoryList{},
-		key, repo, 5*time.Minute, func() (bool, string) {
+		key, repo, e.bound(5*time.Minute), func() (bool, string) {
 			a := repo.Status.Artifact
 			if a == nil {
 				return false, "no artifact yet"
@@ -99,7 +99,7 @@ func waitSourcesCurrent(ctx context.Context, e *env, step progress.Step) error {
 	cond := condition.Condition{Name: "every ArtifactGenerator of the platform source current", Check: func(ctx context.Context) error {
 		return generatorsCurrent(ctx, e.c, key)
 	}}
-	return condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: 5 * time.Minute}, condition.StepReporter(step))
+	return condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: e.bound(5 * time.Minute)}, condition.StepReporter(step))
 }
 
 // generatorsCurrent fails naming each ArtifactGenerator that takes the OCIRepository source

@@ -31,7 +31,7 @@ import (
 func waitReleases(ctx context.Context, e *env, step progress.Step) error {
 	start := time.Now()
 	res, err := releasewait.Wait(ctx, e.cfg, releasewait.Options{
-		FailAfter: orDefault(e.o.FailAfter, 3*time.Minute), Timeout: orDefault(e.o.ReleaseTimeout, 15*time.Minute), Step: step,
+		FailAfter: orDefault(e.o.FailAfter, e.bound(3*time.Minute)), Timeout: orDefault(e.o.ReleaseTimeout, e.bound(15*time.Minute)), Step: step,
 		KeepGoing: e.o.KeepGoing,
 	})
 	if err != nil && e.o.KeepGoing {
@@ -94,7 +94,7 @@ func checkAll(ctx context.Context, e *env, step progress.Step) error {
 		return errors.Join(errs...)
 	}}
 	var errs []error
-	if err := condition.Wait(ctx, all, condition.Poll{Interval: 500 * time.Millisecond, Timeout: checkTimeout}, condition.StepReporter(step)); err != nil {
+	if err := condition.Wait(ctx, all, condition.Poll{Interval: 500 * time.Millisecond, Timeout: e.bound(checkTimeout)}, condition.StepReporter(step)); err != nil {
 		errs = append(errs, err)
 	}
 	relaxed, err := relaxedWebhooks(ctx, e.c)

@@ -23,6 +23,9 @@ const (
 	KustomizeController    = "kustomize-controller"
 	NotificationController = "notification-controller"
 	CozystackOperator      = "cozystack-operator"
+	// Echo is the example app's server (and client: `echo get <url>`), for labs that test their
+	// pod network with it; the e2e builds the echo chart's own image from its values instead.
+	Echo = "echo"
 )
 
 // Image is one image the lab builds: where its binary comes from and how the image looks.
@@ -88,6 +91,11 @@ var catalog = []Image{
 		// from this checkout as e2e builds it.
 		Name: CozystackOperator, Upstream: "ghcr.io/cozystack/cozystack/cozystack-operator:v1.6.0",
 		Package: registry.OperatorPackage, Path: registry.OperatorBinaryPath, User: registry.NonRootUser,
+	},
+	{
+		// The echo chart's repository (packages/system/echo/values.yaml) with a tag of the lab's.
+		Name: Echo, Upstream: "ghcr.io/cozylab/echo:lab",
+		Package: "github.com/cozylab/cozylab/packages/system/echo/images/echo", Path: "/echo", User: registry.NonRootUser,
 	},
 }
 

@@ -67,6 +67,12 @@ type Figures interface {
 	GuestPeaks() (map[string]uint64, error)
 }
 
+// Paced is a lab slower than a native one by a known factor (a QEMU lab under TCG): what waits
+// on it (the e2e pipeline's) multiply their bounds by Slowdown, which is 1 or more.
+type Paced interface {
+	Slowdown() int
+}
+
 // Network is the ability to reach into a lab's network from the host: the proxy's dialer.
 type Network interface {
 	// Dialer dials "host:port" in the lab's network, resolving names as the lab does.

@@ -29,7 +29,7 @@ import (
 // bound a healthy lab, and end a lab whose twins run no kubelet (an agent without one) with a
 // message naming each node instead of a hang.
 var (
-	nodesReadyTimeout = 5 * time.Minute
+	nodesReadyTimeout = 10 * time.Minute
 	dnsPoll           = condition.Poll{Interval: 2 * time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
 )
 

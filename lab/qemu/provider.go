@@ -38,6 +38,21 @@ func New(root string, req state.Request) *Provider {
 // real Talos node, and a twin with its kubelet on containerd.
 func (p *Provider) CanRunPlatform() error { return nil }
 
+// TCGSlowdown is how much longer than native the platform's steps take on twins under TCG
+// (measured on a 2-core host: pulls, controller starts and chart installs take 3–5 times as
+// long); the e2e pipeline's wait bounds are multiplied by it.
+const TCGSlowdown = 4
+
+var _ provider.Paced = (*Provider)(nil)
+
+// Slowdown implements provider.Paced: TCGSlowdown under TCG, 1 with KVM.
+func (p *Provider) Slowdown() int {
+	if q := p.Request.QEMU; q != nil && q.KVM {
+		return 1
+	}
+	return TCGSlowdown
+}
+
 type backend struct{}
 
 // Check implements provider.Backend: the request's node image and Talos options, root, QEMU

@@ -224,3 +224,10 @@ func TestKeepSeedsFollowsTheConfigs(t *testing.T) {
 	l.configs.Nodes[1].Config = append(l.configs.Nodes[1].Config, '\n')
 	require.ErrorContains(t, l.keepSeeds(t.Context()), "the machine configs changed since the seeds were written")
 }
+
+func TestSlowdownUnderTCG(t *testing.T) {
+	p, _ := qtest(t)
+	assert.Equal(t, TCGSlowdown, p.Slowdown(), "a lab under TCG is slower")
+	p.Request.QEMU.KVM = true
+	assert.Equal(t, 1, p.Slowdown(), "a KVM lab runs at native pace")
+}

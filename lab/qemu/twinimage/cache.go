@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/cozylab/cozylab/internal/atomicfile"
 	"github.com/cozylab/cozylab/internal/command"
@@ -37,6 +39,10 @@ func (o Options) cachedInitramfs(l layout) (string, error) {
 	path := filepath.Join(dir, initrdName)
 
 	if _, err := os.Stat(path); err == nil {
+		// Used now: the newest, so pruning keeps it while a lab boots from it.
+		now := time.Now()
+		_ = os.Chtimes(dir, now, now) //nolint:errcheck // only the pruning order depends on it
+
 		step.Skip("cached " + sum)
 
 		return path, nil
@@ -50,7 +56,46 @@ func (o Options) cachedInitramfs(l layout) (string, error) {
 		step.Status("%s, %d MiB", sum, info.Size()>>20)
 	}
 
+	if err := prune(o.CacheDir, keepImages); err != nil {
+		return "", step.Done(err)
+	}
+
 	return path, step.Done(nil)
+}
+
+// keepImages is how many initramfs the cache keeps (each is about 600 MB): the newest used or
+// built, so a lab still booting from an older one after a rebuild finds it.
+const keepImages = 4
+
+// prune removes all but the keep most recently used image directories of cacheDir.
+func prune(cacheDir string, keep int) error {
+	entries, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return fmt.Errorf("read the twin image cache: %w", err)
+	}
+
+	type image struct {
+		path string
+		used time.Time
+	}
+
+	var images []image
+
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.IsDir() {
+			images = append(images, image{filepath.Join(cacheDir, e.Name()), info.ModTime()})
+		}
+	}
+
+	slices.SortFunc(images, func(a, b image) int { return b.used.Compare(a.used) })
+
+	for _, img := range images[min(keep, len(images)):] {
+		if err := os.RemoveAll(img.path); err != nil {
+			return fmt.Errorf("prune the twin image cache: %w", err)
+		}
+	}
+
+	return nil
 }
 
 func writeAtomically(path string, l layout) error {

@@ -256,7 +256,13 @@ func TestBuildIsCached(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, built[next], "a changed %s is a new image", what)
 		built[next] = true
+		assert.FileExists(t, next)
 	}
+
+	dirs, err := os.ReadDir(opts.CacheDir)
+	require.NoError(t, err)
+	assert.Len(t, dirs, keepImages, "five images built: the cache keeps the %d most recent", keepImages)
+	assert.NoFileExists(t, first, "the least recently used image is pruned")
 }
 
 func TestBuildTakesTheNodeBinariesAllOrNone(t *testing.T) {
