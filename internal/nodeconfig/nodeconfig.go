@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 
 	"github.com/BurntSushi/toml"
@@ -41,6 +42,21 @@ type Paths struct {
 	KubeletCert, KubeletKey, ClientCA string
 	// kube-proxy's configuration and kubeconfig.
 	ProxyConfig, ProxyKubeconfig string
+}
+
+// PathsIn lays a node's files out under dir (the plugins stay in cniBinDir), the same way for
+// every node: short names, so the sockets fit.
+func PathsIn(dir, cniBinDir string) Paths {
+	j := func(p ...string) string { return filepath.Join(append([]string{dir}, p...)...) }
+	return Paths{
+		ContainerdConfig: j("containerd.toml"), ContainerdRoot: j("containerd", "root"), ContainerdState: j("containerd", "state"),
+		ContainerdOpt: j("containerd", "opt"), Socket: j("containerd.sock"), RuncRoot: j("runc"), CertsDir: j("certs.d"),
+		CNIBinDir: cniBinDir, CNIConfDir: j("cni", "net.d"), CNIData: j("cni", "ipam"),
+		KubeletConfig: j("kubelet.yaml"), KubeletKubeconfig: j("kubelet.kubeconfig"), KubeletRoot: j("kubelet"),
+		PodLogs: j("pod-logs"), VolumePlugins: j("volume-plugins"),
+		KubeletCert: j("pki", "kubelet.crt"), KubeletKey: j("pki", "kubelet.key"), ClientCA: j("pki", "ca.crt"),
+		ProxyConfig: j("kube-proxy.yaml"), ProxyKubeconfig: j("kube-proxy.kubeconfig"),
+	}
 }
 
 // Node is what the configuration says about the node.

@@ -20,16 +20,7 @@ type paths struct {
 }
 
 func pathsIn(dir string) paths {
-	j := func(p ...string) string { return filepath.Join(append([]string{dir}, p...)...) }
-	return paths{dir: dir, netns: j("netns"), Paths: nodeconfig.Paths{
-		ContainerdConfig: j("containerd.toml"), ContainerdRoot: j("containerd", "root"), ContainerdState: j("containerd", "state"),
-		ContainerdOpt: j("containerd", "opt"), Socket: j("containerd.sock"), RuncRoot: j("runc"), CertsDir: j("certs.d"),
-		CNIBinDir: CNIBinDir, CNIConfDir: j("cni", "net.d"), CNIData: j("cni", "ipam"),
-		KubeletConfig: j("kubelet.yaml"), KubeletKubeconfig: j("kubelet.kubeconfig"), KubeletRoot: j("kubelet"),
-		PodLogs: j("pod-logs"), VolumePlugins: j("volume-plugins"),
-		KubeletCert: j("pki", "kubelet.crt"), KubeletKey: j("pki", "kubelet.key"), ClientCA: j("pki", "ca.crt"),
-		ProxyConfig: j("kube-proxy.yaml"), ProxyKubeconfig: j("kube-proxy.kubeconfig"),
-	}}
+	return paths{dir: dir, netns: filepath.Join(dir, "netns"), Paths: nodeconfig.PathsIn(dir, CNIBinDir)}
 }
 
 // node is the real node as nodeconfig renders it: cgroup v1 with cgroupfs under the lab's own

@@ -152,19 +152,7 @@ func parseTaint(key, v string) (corev1.Taint, error) {
 }
 
 // kubePaths are the node's Kubernetes files under its state dir.
-func (l layout) kubePaths(cniBin string) nodeconfig.Paths {
-	j := func(p ...string) string { return filepath.Join(append([]string{l.dir}, p...)...) }
-
-	return nodeconfig.Paths{
-		ContainerdConfig: j("containerd.toml"), ContainerdRoot: j("containerd", "root"), ContainerdState: j("containerd", "state"),
-		ContainerdOpt: j("containerd", "opt"), Socket: j("containerd.sock"), RuncRoot: j("runc"), CertsDir: j("certs.d"),
-		CNIBinDir: cniBin, CNIConfDir: j("cni", "net.d"), CNIData: j("cni", "ipam"),
-		KubeletConfig: j("kubelet.yaml"), KubeletKubeconfig: j("kubelet.kubeconfig"), KubeletRoot: j("kubelet"),
-		PodLogs: j("pod-logs"), VolumePlugins: j("volume-plugins"),
-		KubeletCert: j("pki", "kubelet.crt"), KubeletKey: j("pki", "kubelet.key"), ClientCA: j("pki", "ca.crt"),
-		ProxyConfig: j("kube-proxy.yaml"), ProxyKubeconfig: j("kube-proxy.kubeconfig"),
-	}
-}
+func (l layout) kubePaths(cniBin string) nodeconfig.Paths { return nodeconfig.PathsIn(l.dir, cniBin) }
 
 func (l layout) kubeconfigOf(name string) string { return filepath.Join(l.dir, name+".kubeconfig") }
 
@@ -260,7 +248,7 @@ func (n *ProcessNode) writeKubeFiles(p nodeconfig.Paths, kf kubeFacts) error {
 		name, server string
 		spec         certSpec
 	}{
-		{"kube-controller-manager", local, certSpec{name: "kube-controller-manager", cn: "system:kube-controller-manager", usages: clientOnly}},
+		{"kube-controller-manager", local, certSpec{name: "kube-controller-manager", cn: "system:kube-controller-manager", org: controllerManagerGroups(kf), usages: clientOnly}},
 		{"kube-scheduler", local, certSpec{name: "kube-scheduler", cn: "system:kube-scheduler", usages: clientOnly}},
 		{"kubelet", nodeServer, certSpec{name: "kubelet-client", cn: "system:node:" + n.opts.Hostname, org: []string{"system:nodes"}, usages: clientOnly}},
 		{"kube-proxy", nodeServer, certSpec{name: "kube-proxy", cn: "system:kube-proxy", usages: clientOnly}},
@@ -345,6 +333,18 @@ func extraArgs(defaults map[string]string, extra map[string][]string) []string {
 	}
 
 	return out
+}
+
+// controllerManagerGroups are the controller manager's groups: none, as on Talos, where each
+// controller acts as its own service account (--use-service-account-credentials); a config
+// that turns that off (EmulationPatch: every controller's token request costs a TCG guest
+// seconds at start) makes it a cluster admin, as the controllers then act as the manager.
+func controllerManagerGroups(kf kubeFacts) []string {
+	if v := kf.cmArgs["use-service-account-credentials"]; len(v) > 0 && v[len(v)-1] == "false" {
+		return []string{"system:masters"}
+	}
+
+	return nil
 }
 
 func controllerManagerArgs(l layout, kf kubeFacts) []string {

@@ -85,6 +85,9 @@ cluster:
 	assert.NotContains(t, args, "--bind-address=127.0.0.1")
 	assert.Contains(t, args, "--allocate-node-cidrs=true")
 	assert.Contains(t, args, "--cluster-cidr=100.65.0.0/16")
+	assert.Empty(t, controllerManagerGroups(kf), "controllers act as their service accounts, as on Talos")
+	kf.cmArgs["use-service-account-credentials"] = []string{"false"}
+	assert.Equal(t, []string{"system:masters"}, controllerManagerGroups(kf), "without them, the manager acts for every controller")
 
 	cfg, _, err = machineconfig.ValidateBytes(labConfig(t, "cluster:\n  allowSchedulingOnControlPlanes: true\n  proxy:\n    disabled: false\n"))
 	require.NoError(t, err)
