@@ -34,6 +34,9 @@ type Options struct {
 	BinDir string
 	// Progress receives a step per image (and the binaries cache's steps); progress.Discard when nil.
 	Progress progress.Reporter
+	// Uncompressed pushes plain-tar layers (registry.ImageOptions.Uncompressed): for nodes
+	// that unpack under emulation.
+	Uncompressed bool
 }
 
 // Built is an image in the registry.
@@ -144,7 +147,7 @@ func buildOne(ctx context.Context, opts Options, img Image, cached string, step 
 		return Built{}, err
 	}
 	step.Status("assembling the image")
-	image, err := registry.BinaryImage(bin, registry.ImageOptions{Path: img.Path, User: img.User, Arch: runtime.GOARCH})
+	image, err := registry.BinaryImage(bin, registry.ImageOptions{Path: img.Path, User: img.User, Arch: runtime.GOARCH, Uncompressed: opts.Uncompressed})
 	if err != nil {
 		return Built{}, fmt.Errorf("image %s: %w", img.Name, err)
 	}

@@ -43,7 +43,7 @@ const (
 func checkPodNetwork(ctx context.Context, t *testing.T, p *Provider) {
 	reg, err := p.Registry()
 	require.NoError(t, err)
-	_, err = images.Build(ctx, images.Options{Registry: reg, RepoRoot: p.Request.RepoRoot, Names: []string{images.Echo}, Progress: progress.Discard})
+	_, err = images.Build(ctx, images.Options{Registry: reg, RepoRoot: p.Request.RepoRoot, Names: []string{images.Echo}, Progress: progress.Discard, Uncompressed: true})
 	require.NoError(t, err, "build and push the echo image")
 	echo, err := images.Lookup(images.Echo)
 	require.NoError(t, err)

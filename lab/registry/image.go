@@ -2,6 +2,7 @@ package registry
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -47,6 +49,9 @@ type ImageOptions struct {
 	Arch string
 	// MediaTypes selects OCI (default) or Docker media types.
 	MediaTypes MediaTypes
+	// Uncompressed stores the layer as a plain tar instead of gzip: for nodes that unpack it
+	// under emulation (twins under TCG), where gunzip costs several times the transfer.
+	Uncompressed bool
 }
 
 func (o ImageOptions) withDefaults() ImageOptions {
@@ -87,7 +92,12 @@ func BinaryImage(binaryPath string, opts ImageOptions) (v1.Image, error) {
 	if opts.MediaTypes == DockerMediaTypes {
 		manifestType, configType, layerType = types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer
 	}
-	layer, err := BinaryLayer(opts.Path, data, layerType)
+	var layer v1.Layer
+	if opts.Uncompressed {
+		layer, err = uncompressedBinaryLayer(opts.Path, data, opts.MediaTypes)
+	} else {
+		layer, err = BinaryLayer(opts.Path, data, layerType)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("archive binary %s: %w", binaryPath, err)
 	}
@@ -128,6 +138,23 @@ func BinaryLayer(file string, data []byte, mediaType types.MediaType) (v1.Layer,
 		return nil, err
 	}
 	return tarball.LayerFromOpener(gzipLayerOpener(blob), tarball.WithMediaType(mediaType))
+}
+
+// uncompressedBinaryLayer is BinaryLayer as a plain tar: its digest is its diff ID.
+func uncompressedBinaryLayer(file string, data []byte, family MediaTypes) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := writeBinaryTree(tw, file, data); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("close tar: %w", err)
+	}
+	mediaType := types.OCIUncompressedLayer
+	if family == DockerMediaTypes {
+		mediaType = types.DockerUncompressedLayer
+	}
+	return static.NewLayer(buf.Bytes(), mediaType), nil
 }
 
 // writeBinaryTree writes the parent directories of file (0755) and then file itself (0755).

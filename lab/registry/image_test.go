@@ -55,6 +55,26 @@ func TestPushBinaryImageWritesARunnableSingleLayerImage(t *testing.T) {
 	}, layerEntries(t, img))
 }
 
+func TestUncompressedBinaryImage(t *testing.T) {
+	r := startRegistry(t)
+	gz, err := PushBinaryImage(context.Background(), fakeBinary(t, "\x7fELF fake"), r.Ref("echo", "gz"), ImageOptions{Path: "/echo"})
+	require.NoError(t, err)
+	pushed, err := PushBinaryImage(context.Background(), fakeBinary(t, "\x7fELF fake"), r.Ref("echo", "tar"), ImageOptions{Path: "/echo", Uncompressed: true})
+	require.NoError(t, err)
+	assert.NotEqual(t, gz.Digest, pushed.Digest, "another layer, another image")
+
+	img := pullImage(t, pushed.Ref)
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	require.Len(t, m.Layers, 1)
+	assert.Equal(t, types.OCIUncompressedLayer, m.Layers[0].MediaType)
+	cfg, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, m.Layers[0].Digest, cfg.RootFS.DiffIDs[0], "a plain tar's digest is its diff ID")
+	mtime := time.Unix(0, 0).UTC()
+	assert.Equal(t, []tarEntry{{"echo", '0', 0o755, 0, 0, mtime, "\x7fELF fake"}}, layerEntries(t, img))
+}
+
 func TestBinaryImageOptions(t *testing.T) {
 	bin := fakeBinary(t, "binary")
 	t.Run("docker media types", func(t *testing.T) {

@@ -150,6 +150,8 @@ func TestSupervisedRestarts(t *testing.T) {
 	require.Eventually(t, func() bool { return s.service(context.Background(), nil).State == "Running" }, time.Minute, 20*time.Millisecond)
 	assert.Equal(t, "Running", s.service(context.Background(), func(context.Context) error { return nil }).State)
 	assert.True(t, s.service(context.Background(), func(context.Context) error { return nil }).Healthy)
+	assert.Regexp(t, `Health check successful \(cpu [0-9.]+m?s\)`, s.service(context.Background(), func(context.Context) error { return nil }).Message,
+		"the message says how much CPU the service used")
 	require.NoError(t, s.stop(context.Background()), "stop ends the process and the supervision")
 
 	s = supervise(context.Background(), "missing", "/nonexistent/bin", nil, log, func(string, ...any) {})

@@ -217,10 +217,10 @@ func childService(ctx context.Context, id string, c *child, check func(context.C
 	}
 
 	if err := check(ctx); err != nil {
-		return Service{ID: id, State: "Running", Message: err.Error()}
+		return Service{ID: id, State: "Running", Message: c.withCPU(err.Error())}
 	}
 
-	return Service{ID: id, State: "Running", Healthy: true, Message: "Health check successful"}
+	return Service{ID: id, State: "Running", Healthy: true, Message: c.withCPU("Health check successful")}
 }
 
 // readyz asks the local kube-apiserver's /readyz as the cluster admin.

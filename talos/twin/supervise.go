@@ -151,5 +151,7 @@ func (s *supervised) service(ctx context.Context, check func(context.Context) er
 		svc.Message += fmt.Sprintf(" (restarted %d times, last: %s)", restarts, describeExit(nil, lastExit))
 	}
 
+	svc.Message = cur.withCPU(svc.Message)
+
 	return svc
 }
