@@ -3,8 +3,12 @@ package e2e
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cozylab/cozylab/lab/provider"
 )
 
 // A variant the tree's platform chart does not offer is refused before anything starts (no lab
@@ -12,4 +16,20 @@ import (
 func TestUnknownVariantListsTheVariants(t *testing.T) {
 	_, err := Run(context.Background(), Options{RepoRoot: "..", Variant: "isp-ful", ReportDir: t.TempDir()})
 	require.EqualError(t, err, `unknown platform variant "isp-ful": ../packages offers default, isp-full-generic, isp-full, isp-hosted (E2E_VARIANT)`)
+}
+
+// pacedLab is a lab that says how slow it is; nothing else of it is used.
+type pacedLab struct {
+	provider.Platform
+	slowdown int
+}
+
+func (l pacedLab) Slowdown() int { return l.slowdown }
+
+// A lab slower than native (a QEMU lab under TCG) gets its waits stretched by its pace; one
+// that says nothing, or less than 1, keeps them.
+func TestBoundFollowsTheLabsPace(t *testing.T) {
+	assert.Equal(t, 12*time.Minute, (&env{o: Options{Lab: pacedLab{slowdown: 4}}}).bound(3*time.Minute))
+	assert.Equal(t, 3*time.Minute, (&env{o: Options{Lab: pacedLab{slowdown: 0}}}).bound(3*time.Minute))
+	assert.Equal(t, 3*time.Minute, (&env{o: Options{}}).bound(3*time.Minute))
 }
