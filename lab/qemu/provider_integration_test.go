@@ -106,7 +106,7 @@ func TestProviderUpDown(t *testing.T) {
 	// The twins run pods: each guest's size is said, their kubelets registered them Ready,
 	// CoreDNS is Available, and their service logs (the kubelet's among them) are collected
 	// from the running nodes.
-	assert.Contains(t, strings.Join(rec.Statuses(ActionBoot), "\n"), fmt.Sprintf("3 nodes × %d MiB, %d vCPUs each", NodeMemoryMiB, NodeCPUs))
+	assert.Contains(t, strings.Join(rec.Statuses(ActionBoot), "\n"), sizeLine(NodeCount, NodeMemoryMiB, NodeCPUs, hostMemory(), "TCG"))
 	kc, err := (&lab{Dir: dir}).kubeClient()
 	require.NoError(t, err)
 	nodes := &corev1.NodeList{}
