@@ -79,7 +79,10 @@ func livePodsOn(ctx context.Context, c client.Client, nodes []string) ([]corev1.
 
 // podProblem says why a pod that really runs is not as it should be — not Running and Ready, a
 // container restarted — or "" when it is; stuck reports a state no wait will leave.
-func podProblem(p *corev1.Pod) (problem string, stuck bool) {
+func podProblem(p *corev1.Pod) (problem string, stuck bool) { return podProblemOf(p, false) }
+
+// podProblemOf is podProblem; with restartsOK a restarted container is not a problem by itself.
+func podProblemOf(p *corev1.Pod, restartsOK bool) (problem string, stuck bool) {
 	if p.Status.Phase == corev1.PodSucceeded {
 		return "", false
 	}
@@ -92,7 +95,7 @@ func podProblem(p *corev1.Pod) (problem string, stuck bool) {
 		if w := cs.State.Waiting; w != nil && slices.Contains(stuckReasons, w.Reason) {
 			return fmt.Sprintf("container %s: %s: image %s: %s", cs.Name, w.Reason, cs.Image, w.Message), true
 		}
-		if cs.RestartCount > 0 {
+		if cs.RestartCount > 0 && !restartsOK {
 			return fmt.Sprintf("container %s restarted %d times", cs.Name, cs.RestartCount), true
 		}
 	}
@@ -105,6 +108,17 @@ func podProblem(p *corev1.Pod) (problem string, stuck bool) {
 		}
 	}
 	return "", false
+}
+
+// restarts is podProblem's answer for a pod whose only problem is a restarted container, ""
+// for a pod without restarts.
+func restarts(p *corev1.Pod) string {
+	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+		if cs.RestartCount > 0 {
+			return fmt.Sprintf("container %s restarted %d times", cs.Name, cs.RestartCount)
+		}
+	}
+	return ""
 }
 
 // ownedByJob reports whether a Job controls the pod.
@@ -125,16 +139,22 @@ func checkRealNodePods(ctx context.Context, e *env, step progress.Step) error {
 	if err != nil || len(nodes) == 0 {
 		return err
 	}
-	var running []string
+	var running, restarted []string
 	cond := condition.Condition{Name: "pods on the real node running", Check: func(ctx context.Context) error {
 		pods, err := livePodsOn(ctx, e.c, nodes)
 		if err != nil {
 			return err
 		}
 		var waiting, stuck []error
-		running = nil
+		running, restarted = nil, nil
 		for _, p := range pods {
-			problem, isStuck := podProblem(&p)
+			// An emulated lab is slow enough for a controller to miss its lease renewal or a
+			// probe to time out, and the kubelet restarts it: said, not failed. A crash loop
+			// still fails (CrashLoopBackOff is a stuck reason).
+			problem, isStuck := podProblemOf(&p, e.pace() > 1)
+			if r := restarts(&p); r != "" && problem == "" {
+				restarted = append(restarted, fmt.Sprintf("%s/%s: %s", p.Namespace, p.Name, r))
+			}
 			switch {
 			case problem == "":
 				running = append(running, p.Namespace+"/"+p.Name)
@@ -151,6 +171,11 @@ func checkRealNodePods(ctx context.Context, e *env, step progress.Step) error {
 	}}
 	if err := condition.Wait(ctx, cond, condition.Poll{Interval: 500 * time.Millisecond, Timeout: e.bound(3 * time.Minute)}, condition.StepReporter(step)); err != nil {
 		return err
+	}
+	if len(restarted) > 0 {
+		slices.Sort(restarted)
+		step.Status("restarted once running, tolerated on this lab (%dx slower than native: a missed lease renewal or probe restarts a container): %s",
+			e.pace(), strings.Join(restarted, "; "))
 	}
 	if err := platformOnRealNode(ctx, e, nodes); err != nil {
 		return err

@@ -36,6 +36,28 @@ func TestPodProblem(t *testing.T) {
 	}
 }
 
+// On an emulated lab a restarted container is tolerated (said by the caller), a crash loop is not,
+// and a restarted container beside a crash-looping one does not hide it.
+func TestPodProblemToleratingRestarts(t *testing.T) {
+	ready := []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	restarted := corev1.ContainerStatus{Name: "a", RestartCount: 1, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+	looping := corev1.ContainerStatus{Name: "b", Image: "x:1", RestartCount: 3,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off"}}}
+
+	pod := &corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: ready, ContainerStatuses: []corev1.ContainerStatus{restarted}}}
+	problem, stuck := podProblem(pod)
+	assert.Equal(t, "container a restarted 1 times", problem)
+	assert.True(t, stuck)
+	problem, _ = podProblemOf(pod, true)
+	assert.Empty(t, problem, "a restart alone is tolerated")
+	assert.Equal(t, "container a restarted 1 times", restarts(pod))
+
+	pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, looping)
+	problem, stuck = podProblemOf(pod, true)
+	assert.Equal(t, "container b: CrashLoopBackOff: image x:1: back-off", problem)
+	assert.True(t, stuck, "a crash loop still fails")
+}
+
 // The nodes whose pods really run: the local lab's real node beside kwok's simulated ones, every
 // twin of a QEMU lab, none in a kwok-only lab.
 func TestRunningNodes(t *testing.T) {

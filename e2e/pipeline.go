@@ -176,11 +176,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 // bound scales a wait's bound by the lab's pace (provider.Paced): an emulated lab does the
 // same work several times slower, and a bound that fits a native one would fail it.
-func (e *env) bound(d time.Duration) time.Duration {
+func (e *env) bound(d time.Duration) time.Duration { return d * time.Duration(e.pace()) }
+
+// pace is how many times slower than native the lab is: its Slowdown, at least 1.
+func (e *env) pace() int {
 	if p, ok := e.o.Lab.(provider.Paced); ok {
-		return d * time.Duration(max(1, p.Slowdown()))
+		return max(1, p.Slowdown())
 	}
-	return d
+	return 1
 }
 
 // connect builds the clients once the lab is up.
