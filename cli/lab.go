@@ -56,7 +56,11 @@ func DecideLab(ctx context.Context) (provider.Provider, error) {
 	}
 	fmt.Fprintln(os.Stderr, "Provider:", lab.Request.ProviderReason)
 	if q := lab.Request.QEMU; q != nil {
-		fmt.Fprintf(os.Stderr, "Nodes: %s, %d MiB and %d vCPUs each (%s)\n", q.NodeImage, q.MemoryMiB, q.CPUs, q.NodeImageReason)
+		cpus := fmt.Sprintf("%d vCPUs", q.CPUs)
+		if q.CPUs == 1 {
+			cpus = "1 vCPU"
+		}
+		fmt.Fprintf(os.Stderr, "Nodes: %s, %d MiB and %s each (%s)\n", q.NodeImage, q.MemoryMiB, cpus, q.NodeImageReason)
 	}
 	return lab.Provider(), nil
 }
