@@ -8,26 +8,56 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
+
+// statFields returns the fields of /proc/<pid>/stat from field 3 (state) on: fields[i] is
+// field i+3. The command name (field 2) may hold spaces and parentheses; the fields resume after
+// its last ')'.
+func statFields(pid int) ([]string, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("parse /proc/%d/stat: no command name", pid)
+	}
+	fields := strings.Fields(string(raw[i+1:]))
+	if len(fields) < 20 {
+		return nil, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
+	}
+	return fields, nil
+}
 
 // startTime returns the start time of pid in clock ticks since boot (field 22 of
 // /proc/<pid>/stat), which together with the pid identifies one process for good.
 func startTime(pid int) (uint64, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) may hold spaces and parentheses; fields resume after the last ')'.
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: no command name", pid)
-	}
-	fields := strings.Fields(string(raw[i+1:]))
-	// fields[0] is field 3 (state); field 22 is fields[19].
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
-	}
 	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times (100 on Linux).
+const clockTicks = 100
+
+// CPUTime is the CPU time (user and system, fields 14 and 15 of /proc/<pid>/stat) pid has used.
+func CPUTime(pid int) (time.Duration, error) {
+	fields, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	utime, err := strconv.ParseUint(fields[11], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse /proc/%d/stat utime: %w", pid, err)
+	}
+	stime, err := strconv.ParseUint(fields[12], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse /proc/%d/stat stime: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
 // state returns the one-letter state of pid (R, S, Z, ...), or "" when it does not exist.

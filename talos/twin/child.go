@@ -1,17 +1,16 @@
 package twin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cozylab/cozylab/internal/process"
 )
 
 // stopGrace is how long a child gets to exit after SIGTERM before it is killed.
@@ -101,42 +100,10 @@ func (c *child) stop(ctx context.Context) error {
 	return nil
 }
 
-// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat (100 on Linux).
-const clockTicks = 100
-
-// cpuTime is the CPU time the process has used so far (user and system), read from
-// /proc/<pid>/stat; false when it cannot be read (the process ended, or no /proc).
-func (c *child) cpuTime() (time.Duration, bool) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
-	if err != nil {
-		return 0, false
-	}
-
-	// The command name (field 2) may hold spaces; the fields resume after the last ')'.
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return 0, false
-	}
-
-	fields := strings.Fields(string(raw[i+1:]))
-	if len(fields) < 13 { // fields[0] is field 3; utime and stime are fields 14 and 15
-		return 0, false
-	}
-
-	utime, err1 := strconv.ParseUint(fields[11], 10, 64)
-	stime, err2 := strconv.ParseUint(fields[12], 10, 64)
-
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-
-	return time.Duration(utime+stime) * time.Second / clockTicks, true
-}
-
 // withCPU appends the process's CPU time to a service message: under TCG it shows where the
 // guest's time goes.
 func (c *child) withCPU(msg string) string {
-	if d, ok := c.cpuTime(); ok {
+	if d, err := process.CPUTime(c.cmd.Process.Pid); err == nil {
 		return fmt.Sprintf("%s (cpu %s)", msg, d.Round(100*time.Millisecond))
 	}
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	corev1 "k8s.io/api/core/v1"
@@ -154,6 +153,8 @@ func parseTaint(key, v string) (corev1.Taint, error) {
 // kubePaths are the node's Kubernetes files under its state dir.
 func (l layout) kubePaths(cniBin string) nodeconfig.Paths { return nodeconfig.PathsIn(l.dir, cniBin) }
 
+// kubeconfigOf is program name's kubeconfig; the kubelet's and kube-proxy's are the ones
+// nodeconfig.PathsIn names (<dir>/kubelet.kubeconfig, <dir>/kube-proxy.kubeconfig).
 func (l layout) kubeconfigOf(name string) string { return filepath.Join(l.dir, name+".kubeconfig") }
 
 // kubeNode is the node as nodeconfig renders it.
@@ -266,10 +267,6 @@ func (n *ProcessNode) writeKubeFiles(p nodeconfig.Paths, kf kubeFacts) error {
 		files[n.layout.kubeconfigOf(u.name)] = kc
 	}
 
-	// nodeconfig's paths name the kubelet's and kube-proxy's kubeconfigs.
-	files[p.KubeletKubeconfig] = files[n.layout.kubeconfigOf("kubelet")]
-	files[p.ProxyKubeconfig] = files[n.layout.kubeconfigOf("kube-proxy")]
-
 	serving, err := issue(ca, pki, certSpec{
 		name: "kubelet", cn: n.opts.Hostname, ips: []net.IP{n.opts.Address}, dns: []string{n.opts.Hostname}, usages: serverOnly,
 	})
@@ -277,7 +274,7 @@ func (n *ProcessNode) writeKubeFiles(p nodeconfig.Paths, kf kubeFacts) error {
 		return err
 	}
 
-	files[p.KubeletCert], files[p.KubeletKey] = mustRead(serving.Crt), mustRead(serving.Key)
+	files[p.KubeletCert], files[p.KubeletKey] = serving.pair.CrtPEM, serving.pair.KeyPEM
 
 	node := n.kubeNode(kf)
 
@@ -305,12 +302,6 @@ func (n *ProcessNode) writeKubeFiles(p nodeconfig.Paths, kf kubeFacts) error {
 	}
 
 	return writeFiles(files)
-}
-
-func mustRead(path string) []byte {
-	data, _ := os.ReadFile(path) //nolint:errcheck // just written by issue
-
-	return data
 }
 
 // extraArgs renders defaults overridden by the config's extraArgs as --key=value flags, sorted.
@@ -451,6 +442,3 @@ func (n *ProcessNode) stopKube(ctx context.Context) error {
 
 	return errors.Join(errs...)
 }
-
-// waitTick is the pod network loop's period.
-const waitTick = 3 * time.Second

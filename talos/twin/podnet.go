@@ -30,6 +30,9 @@ var insecureLocal = &http.Transport{
 	DisableKeepAlives: true,
 }
 
+// waitTick is the pod network loop's period.
+const waitTick = 3 * time.Second
+
 // Names of the node's pod network.
 const (
 	podBridge   = "cni0"

@@ -79,7 +79,7 @@ func (s *supervised) run(ctx context.Context) {
 			pause = restartMin
 		}
 
-		s.say("%s: %s; starting it again in %s", s.name, describeExit(err, s.lastErrLocked()), pause)
+		s.say("%s: %s; starting it again in %s", s.name, describeExit(err, s.lastExitErr()), pause)
 
 		select {
 		case <-ctx.Done():
@@ -91,7 +91,7 @@ func (s *supervised) run(ctx context.Context) {
 	}
 }
 
-func (s *supervised) lastErrLocked() error {
+func (s *supervised) lastExitErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
