@@ -190,11 +190,17 @@ func start(ctx context.Context, o Options, serviceIP net.IP, step progress.Step)
 	if cp.etcd, err = group.Start(etcdSpec(o.Etcd, dir, p, o.Fsync)); err != nil {
 		return nil, err
 	}
+	// kube-apiserver gives up (exits) when etcd does not answer within its storage-factory
+	// timeout, which a starved etcd on a loaded host can exceed: start it once etcd serves.
+	poll := condition.Poll{Interval: 100 * time.Millisecond, Timeout: o.ReadyTimeout}
+	if err := condition.Wait(ctx, cp.etcdHealth(p.etcdClient), poll, condition.StepReporter(step)); err != nil {
+		return nil, err
+	}
 	cp.apiserverSpec = apiserverSpec(o.APIServer, dir, p, creds, o.ServiceCIDR, o.ExtraAPIServerArgs)
 	if cp.apiserver, err = group.Start(cp.apiserverSpec); err != nil {
 		return nil, err
 	}
-	if err := condition.Wait(ctx, cp.readyz(), condition.Poll{Interval: 100 * time.Millisecond, Timeout: o.ReadyTimeout}, condition.StepReporter(step)); err != nil {
+	if err := condition.Wait(ctx, cp.readyz(), poll, condition.StepReporter(step)); err != nil {
 		return nil, err
 	}
 	if o.ControllerManager != "" {
@@ -224,17 +230,8 @@ func (cp *ControlPlane) readyz() condition.Condition {
 	return condition.Condition{
 		Name: "kube-apiserver /readyz",
 		Check: func(ctx context.Context) error {
-			for _, p := range []*process.Process{cp.etcd, cp.apiserver} {
-				select {
-				case <-p.Exited():
-					tail := p.LogTail(15)
-					err := fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, tail)
-					if strings.Contains(tail, "address already in use") {
-						err = fmt.Errorf("%w: %w", errPortTaken, err)
-					}
-					return condition.Permanent(err)
-				default:
-				}
+			if err := exitedOf(cp.etcd, cp.apiserver); err != nil {
+				return err
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, cp.URL+"/readyz?verbose", nil)
 			if err != nil {
@@ -253,6 +250,53 @@ func (cp *ControlPlane) readyz() condition.Condition {
 			return fmt.Errorf("HTTP %d %s", resp.StatusCode, failingChecks(string(body)))
 		},
 	}
+}
+
+// etcdHealth is the condition "etcd /health": 200 from etcd's client port (it has a leader
+// and serves reads), while etcd lives.
+func (cp *ControlPlane) etcdHealth(port int) condition.Condition {
+	client := &http.Client{Timeout: 2 * time.Second}
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/health"
+	return condition.Condition{
+		Name: "etcd /health",
+		Check: func(ctx context.Context) error {
+			if err := exitedOf(cp.etcd); err != nil {
+				return err
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return condition.Permanent(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return errors.New("not answering yet")
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			return fmt.Errorf("HTTP %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		},
+	}
+}
+
+// exitedOf ends a wait for good when one of procs has exited, with its log tail (a port taken
+// between our pick and its bind is told apart, so Start retries on fresh ports).
+func exitedOf(procs ...*process.Process) error {
+	for _, p := range procs {
+		select {
+		case <-p.Exited():
+			tail := p.LogTail(15)
+			err := fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, tail)
+			if strings.Contains(tail, "address already in use") {
+				err = fmt.Errorf("%w: %w", errPortTaken, err)
+			}
+			return condition.Permanent(err)
+		default:
+		}
+	}
+	return nil
 }
 
 // failingChecks picks the "[-]check failed" lines out of a verbose /readyz body.

@@ -2,7 +2,10 @@ package controlplane
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,4 +37,29 @@ func TestFreePortsAreDistinct(t *testing.T) {
 	assert.NotEqual(t, ps[0], ps[1])
 	assert.NotEqual(t, ps[1], ps[2])
 	assert.NotEqual(t, ps[0], ps[2])
+}
+
+// TestAPIServerStartsOnceEtcdServes: kube-apiserver gives up on an etcd that has not answered
+// within its storage timeout, so it is started only once etcd's /health answers. An etcd that
+// never serves ends the start naming etcd, without kube-apiserver ever having run; one that
+// exits ends it at once with its log.
+func TestAPIServerStartsOnceEtcdServes(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "apiserver-ran")
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755))
+		return p
+	}
+	apiserver := script("kube-apiserver", "touch "+marker+"; exec sleep 600")
+
+	silent := script("etcd-silent", "exec sleep 600")
+	_, err := Start(context.Background(), Options{Etcd: silent, APIServer: apiserver, Root: filepath.Join(dir, "a"), ReadyTimeout: time.Second})
+	require.ErrorContains(t, err, "etcd /health")
+	assert.NoFileExists(t, marker, "kube-apiserver must not start before etcd serves")
+
+	dead := script("etcd-dead", "echo 'etcd: cannot open the data directory' >&2; exit 3")
+	_, err = Start(context.Background(), Options{Etcd: dead, APIServer: apiserver, Root: filepath.Join(dir, "b"), ReadyTimeout: time.Hour})
+	require.ErrorContains(t, err, "cannot open the data directory")
+	assert.NoFileExists(t, marker)
 }
