@@ -29,9 +29,17 @@ const (
 // fluxRequeueDependency): how soon a release waiting on another is checked again.
 const LabRequeueDependency = 5 * time.Second
 
+// Leader election timings of the operator (controller-runtime's defaults): on a lab slower than
+// native they are scaled by its pace, as a leader that cannot renew in time exits.
+const (
+	leaseDuration = 15 * time.Second
+	renewDeadline = 10 * time.Second
+	retryPeriod   = 2 * time.Second
+)
+
 // installerValues points the chart at what pushArtifacts pushed.
 func installerValues(e *env) map[string]any {
-	return map[string]any{"cozystackOperator": map[string]any{
+	op := map[string]any{
 		"variant":                e.o.Lab.OperatorVariant(),
 		"image":                  e.pushed.operatorImage,
 		"platformSourceName":     platformSourceRef,
@@ -42,7 +50,13 @@ func installerValues(e *env) map[string]any {
 		// Releases wait on each other in chains; with Flux's 30s each link may idle that long
 		// after its dependency is Ready.
 		"fluxRequeueDependency": LabRequeueDependency.String(),
-	}}
+	}
+	if e.pace() > 1 {
+		op["leaderElectLeaseDuration"] = e.bound(leaseDuration).String()
+		op["leaderElectRenewDeadline"] = e.bound(renewDeadline).String()
+		op["leaderElectRetryPeriod"] = e.bound(retryPeriod).String()
+	}
+	return map[string]any{"cozystackOperator": op}
 }
 
 // installInstaller installs or upgrades the installer chart with the Helm SDK (helm upgrade

@@ -33,3 +33,25 @@ func TestBoundFollowsTheLabsPace(t *testing.T) {
 	assert.Equal(t, 3*time.Minute, (&env{o: Options{Lab: pacedLab{slowdown: 0}}}).bound(3*time.Minute))
 	assert.Equal(t, 3*time.Minute, (&env{o: Options{}}).bound(3*time.Minute))
 }
+
+// variantLab is a paced lab that names its operator variant.
+type variantLab struct{ pacedLab }
+
+func (variantLab) OperatorVariant() string { return "talos" }
+
+// On a lab slower than native the operator's leader-election timings are stretched by its
+// pace (a leader that cannot renew in time exits); a native lab keeps the operator's defaults.
+func TestInstallerValuesStretchTheLeasesOnASlowLab(t *testing.T) {
+	op := func(slowdown int) map[string]any {
+		return installerValues(&env{o: Options{Lab: variantLab{pacedLab{slowdown: slowdown}}}})["cozystackOperator"].(map[string]any)
+	}
+	slow := op(4)
+	assert.Equal(t, "1m0s", slow["leaderElectLeaseDuration"])
+	assert.Equal(t, "40s", slow["leaderElectRenewDeadline"])
+	assert.Equal(t, "8s", slow["leaderElectRetryPeriod"])
+	native := op(1)
+	assert.NotContains(t, native, "leaderElectLeaseDuration")
+	assert.NotContains(t, native, "leaderElectRenewDeadline")
+	assert.NotContains(t, native, "leaderElectRetryPeriod")
+	assert.Equal(t, "talos", native["variant"])
+}

@@ -73,6 +73,9 @@ func Run(ctx context.Context, cfg config.Config, restCfg *rest.Config, log logr.
 		HealthProbeBindAddress: cfg.ProbeAddr,
 		LeaderElection:         cfg.LeaderElect,
 		LeaderElectionID:       LeaderElectionID,
+		LeaseDuration:          &cfg.Leases.Duration,
+		RenewDeadline:          &cfg.Leases.RenewDeadline,
+		RetryPeriod:            &cfg.Leases.RetryPeriod,
 		Controller:             ctrlconfig.Controller{SkipNameValidation: &skipNameValidation},
 	})
 	if err != nil {

@@ -26,11 +26,15 @@ type Config struct {
 	Kubeconfig string
 	// QPS and Burst limit the client's request rate (client-go's default of 5/s throttles a
 	// platform of hundreds of Packages for minutes).
-	QPS           float64
-	Burst         int
-	MetricsAddr   string
-	ProbeAddr     string
-	LeaderElect   bool
+	QPS         float64
+	Burst       int
+	MetricsAddr string
+	ProbeAddr   string
+	LeaderElect bool
+	// Leases are the leader election's timings (controller-runtime's 15s/10s/2s unless set): an
+	// emulated or overloaded node that cannot renew within the deadline loses the lease, and
+	// the operator exits for its pod to be restarted.
+	Leases        Leases
 	MetricsSecure bool
 	EnableHTTP2   bool
 	InstallCRDs   bool
@@ -60,10 +64,16 @@ type Config struct {
 	Zap zap.Options
 }
 
+// Leases are the leader election's lease duration, renew deadline and retry period.
+type Leases struct {
+	Duration, RenewDeadline, RetryPeriod time.Duration
+}
+
 // raw holds flag values before validation.
 type raw struct {
 	telemetryInterval, hrInterval, hrRetry, hrInstall, hrUpgrade string
 	fluxRequeue                                                  string
+	leaseDuration, renewDeadline, retryPeriod                    string
 	maxHistory, maxRetries                                       int
 	ref, selector                                                string
 }
@@ -81,6 +91,9 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint; 0 disables it")
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables them")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "elect a leader (Lease cozystack-operator.cozystack.io) so only one replica reconciles")
+	fs.StringVar(&r.leaseDuration, "leader-elect-lease-duration", "15s", "how long a lease holds without renewal before another replica may take it (a positive duration)")
+	fs.StringVar(&r.renewDeadline, "leader-elect-renew-deadline", "10s", "how long the leader keeps trying to renew before it gives up and exits (less than the lease duration)")
+	fs.StringVar(&r.retryPeriod, "leader-elect-retry-period", "2s", "how often replicas try to acquire or renew the lease (less than the renew deadline)")
 	fs.BoolVar(&c.MetricsSecure, "metrics-secure", false, "serve metrics over HTTPS")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "allow HTTP/2 for the metrics server (off: HTTP/2 rapid-reset mitigations)")
 	fs.BoolVar(&c.InstallCRDs, "install-crds", false, "apply the Package and PackageSource CRDs on start and wait for them")
@@ -128,6 +141,19 @@ func (c *Config) validate(r raw) error {
 	dur("helmrelease-install-timeout", r.hrInstall, &c.HelmRelease.InstallTimeout)
 	dur("helmrelease-upgrade-timeout", r.hrUpgrade, &c.HelmRelease.UpgradeTimeout)
 	dur("flux-requeue-dependency", r.fluxRequeue, &c.FluxRequeueDependency)
+	dur("leader-elect-lease-duration", r.leaseDuration, &c.Leases.Duration)
+	dur("leader-elect-renew-deadline", r.renewDeadline, &c.Leases.RenewDeadline)
+	dur("leader-elect-retry-period", r.retryPeriod, &c.Leases.RetryPeriod)
+	if l := c.Leases; l.Duration > 0 && l.RenewDeadline > 0 && l.RetryPeriod > 0 {
+		// client-go's leader election refuses these (it needs room for a jittered retry
+		// before the deadline); say so here, naming the flags, rather than at the manager's start.
+		if l.RenewDeadline >= l.Duration {
+			errs = append(errs, fmt.Errorf("--leader-elect-renew-deadline=%s must be less than --leader-elect-lease-duration=%s", l.RenewDeadline, l.Duration))
+		}
+		if float64(l.RenewDeadline) <= 1.2*float64(l.RetryPeriod) {
+			errs = append(errs, fmt.Errorf("--leader-elect-renew-deadline=%s must be more than 1.2 × --leader-elect-retry-period=%s", l.RenewDeadline, l.RetryPeriod))
+		}
+	}
 	if r.maxHistory < 0 {
 		errs = append(errs, fmt.Errorf("--helmrelease-max-history=%d: want 0 (unlimited) or more", r.maxHistory))
 	}

@@ -24,6 +24,13 @@ func TestDefaultsAreUpstreams(t *testing.T) {
 	assert.Equal(t, "cozystack-platform", c.PlatformSource.Name)
 	assert.Empty(t, c.PlatformSource.URL)
 	assert.Equal(t, "cozystack.io/system=true", c.ValuesNamespaces.String())
+	assert.Equal(t, Leases{Duration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}, c.Leases, "controller-runtime's")
+}
+
+func TestLeaseFlags(t *testing.T) {
+	c, err := Parse([]string{"--leader-elect", "--leader-elect-lease-duration=60s", "--leader-elect-renew-deadline=40s", "--leader-elect-retry-period=10s"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, Leases{Duration: time.Minute, RenewDeadline: 40 * time.Second, RetryPeriod: 10 * time.Second}, c.Leases)
 }
 
 func TestPlatformFlags(t *testing.T) {
@@ -55,6 +62,9 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{[]string{"--platform-source-ref=tag=v1"}, "--platform-source-ref needs --platform-source-url"},
 		{[]string{"--platform-source-name="}, "--platform-source-name is empty"},
 		{[]string{"--platform-source-url=https://git/x", "--platform-source-insecure"}, "--platform-source-insecure applies only to an oci://"},
+		{[]string{"--leader-elect-lease-duration=0s"}, `--leader-elect-lease-duration="0s": want a positive duration`},
+		{[]string{"--leader-elect-renew-deadline=15s"}, "--leader-elect-renew-deadline=15s must be less than --leader-elect-lease-duration=15s"},
+		{[]string{"--leader-elect-retry-period=9s"}, "--leader-elect-renew-deadline=10s must be more than 1.2 × --leader-elect-retry-period=9s"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"--leader-elect=maybe"}, `invalid boolean value "maybe" for -leader-elect`},
 		{[]string{"stray"}, `unexpected argument "stray"`},

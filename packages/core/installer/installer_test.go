@@ -27,6 +27,7 @@ var variants = map[string]map[string]any{
 		"helmReleaseInterval": "30s", "helmReleaseRetryInterval": "1m", "helmReleaseInstallTimeout": "1h30m",
 		"helmReleaseUpgradeTimeout": "15m", "helmReleaseMaxHistory": 0, "platformSourceSecret": "packages-pull",
 		"platformSourceInsecure": true, "fluxRequeueDependency": "5s",
+		"leaderElectLeaseDuration": "60s", "leaderElectRenewDeadline": "40s", "leaderElectRetryPeriod": "10s",
 	}},
 }
 
@@ -75,6 +76,7 @@ func TestSchemaRefuses(t *testing.T) {
 		"duration without unit":       {op("helmReleaseInterval", "5"), "/cozystackOperator/helmReleaseInterval"},
 		"duration with bad unit":      {op("helmReleaseRetryInterval", "30sec"), "/cozystackOperator/helmReleaseRetryInterval"},
 		"Flux requeue not a duration": {op("fluxRequeueDependency", "soon"), "/cozystackOperator/fluxRequeueDependency"},
+		"lease not a duration":        {op("leaderElectLeaseDuration", "1 minute"), "/cozystackOperator/leaderElectLeaseDuration"},
 		"duration as words":           {op("helmReleaseInstallTimeout", "ten minutes"), "/cozystackOperator/helmReleaseInstallTimeout"},
 		"negative duration":           {op("helmReleaseUpgradeTimeout", "-1m"), "/cozystackOperator/helmReleaseUpgradeTimeout"},
 		"negative max history":        {op("helmReleaseMaxHistory", -1), "/cozystackOperator/helmReleaseMaxHistory"},

@@ -36,6 +36,15 @@ stays on because that surge briefly runs two managers.
 {{- with $o.fluxRequeueDependency }}
 - --flux-requeue-dependency={{ . }}
 {{- end }}
+{{- with $o.leaderElectLeaseDuration }}
+- --leader-elect-lease-duration={{ . }}
+{{- end }}
+{{- with $o.leaderElectRenewDeadline }}
+- --leader-elect-renew-deadline={{ . }}
+{{- end }}
+{{- with $o.leaderElectRetryPeriod }}
+- --leader-elect-retry-period={{ . }}
+{{- end }}
 {{- with toString $o.helmReleaseMaxHistory }}
 - --helmrelease-max-history={{ . }}
 {{- end }}
