@@ -85,7 +85,9 @@ const (
 )
 
 // startRun starts "$@" in the pod's working directory as a session of its own (an ended exec
-// stream does not end it), output to runLog, exit code to runRC once it ends.
+// stream does not end it), output to runLog, exit code to runRC once it ends. runLog exists
+// when it returns (before the detached shell may have run), so a follow right after it does not
+// take the run for lost.
 var startRun = runScripts(image.SrcDir).start
 
 // runScripts are the shell scripts (busybox sh) that start and follow a detached run in dir.
@@ -94,7 +96,7 @@ func runScripts(dir string) (s struct{ start, follow string }) {
 if [ -f ` + runPID + ` ] && kill -0 $(cat ` + runPID + `) 2>/dev/null && [ ! -f ` + runRC + ` ]; then
   echo "an e2e run is going in the pod already (pid $(cat ` + runPID + `))" >&2; exit 2
 fi
-rm -rf _out && mkdir -p _out || exit 1
+rm -rf _out && mkdir -p _out && : > ` + runLog + ` || exit 1
 setsid sh -c '"$@" > ` + runLog + ` 2>&1 </dev/null; echo $? > ` + runRC + `.tmp; mv ` + runRC + `.tmp ` + runRC + `' sh "$@" >/dev/null 2>&1 </dev/null &
 echo $! > ` + runPID
 	// follow prints runLog from byte $1 on as it grows and ends once runRC exists and the log

@@ -148,8 +148,28 @@ func waitPodReady(ctx context.Context, t *testing.T, cs kubernetes.Interface, na
 	return ready
 }
 
-// fetchFrom runs `echo get url` in a pod on node and returns what it printed.
+// fetchFrom runs `echo get url` in a pod on node and returns what it printed. A failed fetch is
+// tried again with a new pod until podBound: a new Service reaches kube-proxy and CoreDNS on
+// every twin in its own time, and the client's 10-second timeout is native-paced.
 func fetchFrom(ctx context.Context, t *testing.T, cs kubernetes.Interface, image, node, url string) string {
+	t.Helper()
+	deadline := time.Now().Add(podBound)
+	var failures []string
+	for attempt := 1; ; attempt++ {
+		out, ok := fetchOnce(ctx, t, cs, image, node, url, time.Until(deadline))
+		if ok {
+			return out
+		}
+		failures = append(failures, fmt.Sprintf("attempt %d: %s", attempt, out))
+		if time.Until(deadline) <= 0 {
+			require.Failf(t, "fetch from a pod", "%s from %s failed %d times within %s:\n%s", url, node, attempt, podBound, strings.Join(failures, "\n"))
+		}
+		t.Logf("%s from %s, attempt %d: %s; trying again with a new pod", url, node, attempt, out)
+	}
+}
+
+// fetchOnce runs one client pod on node and returns its output and whether it succeeded.
+func fetchOnce(ctx context.Context, t *testing.T, cs kubernetes.Interface, image, node, url string, bound time.Duration) (string, bool) {
 	t.Helper()
 	pod, err := cs.CoreV1().Pods(testNS).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "client-" + node + "-"},
@@ -171,12 +191,11 @@ func fetchFrom(ctx context.Context, t *testing.T, cs kubernetes.Interface, image
 		}
 		return fmt.Errorf("%s on %s", phase, node)
 	}}
-	require.NoError(t, condition.Wait(ctx, done, condition.Poll{Interval: 2 * time.Second, Timeout: podBound, AttemptTimeout: 15 * time.Second}, nil))
+	require.NoError(t, condition.Wait(ctx, done, condition.Poll{Interval: 2 * time.Second, Timeout: max(bound, time.Minute), AttemptTimeout: 15 * time.Second}, nil))
 	raw, err := cs.CoreV1().Pods(testNS).GetLogs(pod.Name, &corev1.PodLogOptions{}).Stream(ctx)
 	require.NoError(t, err)
 	defer raw.Close()
 	out, err := io.ReadAll(raw)
 	require.NoError(t, err)
-	require.Equal(t, corev1.PodSucceeded, phase, "%s from %s: %s", url, node, out)
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), phase == corev1.PodSucceeded
 }

@@ -62,18 +62,7 @@ func TestProviderUpDown(t *testing.T) {
 	dir := p.Dir()
 	t.Cleanup(func() {
 		if t.Failed() {
-			logs := t.TempDir()
-			_ = p.CollectLogs(context.Background(), logs)
-			for _, n := range NodeNames(NodeCount) {
-				raw, _ := os.ReadFile(filepath.Join(logs, n+"-serial.log"))
-				t.Logf("%s serial log (end):\n%s", n, tail(string(raw), 30))
-				for _, svc := range []string{"etcd", "kubelet"} {
-					raw, _ = os.ReadFile(filepath.Join(logs, n+"-"+svc+".log"))
-					t.Logf("%s %s log (end):\n%s", n, svc, tail(string(raw), 15))
-				}
-			}
-			raw, _ := os.ReadFile(filepath.Join(logs, "daemon.log"))
-			t.Logf("daemon log (end):\n%s", tail(string(raw), 30))
+			logLab(t, p)
 		}
 		assert.NoError(t, p.Down(context.Background(), progress.Discard), "down after a failure")
 	})
@@ -165,12 +154,39 @@ func TestProviderUpDown(t *testing.T) {
 	stop()
 	require.NoError(t, <-served)
 
+	if t.Failed() { // a subtest failed: its lab's logs, before the lab goes
+		logLab(t, p)
+	}
 	require.NoError(t, p.Down(ctx, progress.Discard))
 	noQEMUIn(t, dir)
 	left, err := network.Inspect(names)
 	require.NoError(t, err)
 	assert.True(t, left.Empty(), "lab network left: %+v", left)
 	assert.NoDirExists(t, dir)
+}
+
+// logLab prints the end of each node's serial, etcd, kubelet and kube-proxy logs and of the
+// daemon's, read from the running lab.
+func logLab(t *testing.T, p *Provider) {
+	logs, err := os.MkdirTemp("", "qit-logs-")
+	if err != nil {
+		t.Logf("collect the lab's logs: %v", err)
+		return
+	}
+	defer os.RemoveAll(logs)
+	if err := p.CollectLogs(context.Background(), logs); err != nil {
+		t.Logf("collect the lab's logs: %v", err)
+	}
+	for _, n := range NodeNames(NodeCount) {
+		raw, _ := os.ReadFile(filepath.Join(logs, n+"-serial.log"))
+		t.Logf("%s serial log (end):\n%s", n, tail(string(raw), 30))
+		for _, svc := range []string{"etcd", "kubelet", "kube-proxy"} {
+			raw, _ = os.ReadFile(filepath.Join(logs, n+"-"+svc+".log"))
+			t.Logf("%s %s log (end):\n%s", n, svc, tail(string(raw), 15))
+		}
+	}
+	raw, _ := os.ReadFile(filepath.Join(logs, "daemon.log"))
+	t.Logf("daemon log (end):\n%s", tail(string(raw), 30))
 }
 
 // Down works from the state alone: with the daemon killed (SIGKILL, no teardown of its own),

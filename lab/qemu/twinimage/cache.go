@@ -40,8 +40,7 @@ func (o Options) cachedInitramfs(l layout) (string, error) {
 
 	if _, err := os.Stat(path); err == nil {
 		// Used now: the newest, so pruning keeps it while a lab boots from it.
-		now := time.Now()
-		_ = os.Chtimes(dir, now, now) //nolint:errcheck // only the pruning order depends on it
+		markUsed(o.CacheDir, dir)
 
 		step.Skip("cached " + sum)
 
@@ -56,6 +55,8 @@ func (o Options) cachedInitramfs(l layout) (string, error) {
 		step.Status("%s, %d MiB", sum, info.Size()>>20)
 	}
 
+	markUsed(o.CacheDir, dir)
+
 	if err := prune(o.CacheDir, keepImages); err != nil {
 		return "", step.Done(err)
 	}
@@ -66,6 +67,24 @@ func (o Options) cachedInitramfs(l layout) (string, error) {
 // keepImages is how many initramfs the cache keeps (each is about 600 MB): the newest used or
 // built, so a lab still booting from an older one after a rebuild finds it.
 const keepImages = 4
+
+// markUsed makes dir the most recently used image of cacheDir: its modification time becomes
+// now, or just after the newest other one's. The kernel stamps files with a coarse clock, so
+// images built or used in quick succession could otherwise tie, and pruning would pick among
+// them at random.
+func markUsed(cacheDir, dir string) {
+	t := time.Now()
+
+	if entries, err := os.ReadDir(cacheDir); err == nil {
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && e.IsDir() && filepath.Join(cacheDir, e.Name()) != dir && !info.ModTime().Before(t) {
+				t = info.ModTime().Add(time.Microsecond)
+			}
+		}
+	}
+
+	_ = os.Chtimes(dir, t, t) //nolint:errcheck // only the pruning order depends on it
+}
 
 // prune removes all but the keep most recently used image directories of cacheDir.
 func prune(cacheDir string, keep int) error {
