@@ -37,6 +37,9 @@ type clusterFacts struct {
 	dnsDomain   string
 	certSANs    []string
 	issuer      string
+	// aggregator is set when the config carries the aggregator (front-proxy) CA: the API
+	// server then authenticates aggregated API servers' requests as Talos configures it.
+	aggregator bool
 }
 
 // factsFromConfig reads clusterFacts from cfg.
@@ -53,6 +56,10 @@ func factsFromConfig(cfg config.Provider) (clusterFacts, error) {
 		issuer:       c.Endpoint().String(),
 	}
 	f.vip, _ = netip.ParseAddr(f.endpointHost) //nolint:errcheck // a DNS name is no VIP
+
+	if ca := c.AggregatorCA(); ca != nil && len(ca.Crt) > 0 && len(ca.Key) > 0 {
+		f.aggregator = true
+	}
 
 	cidrs := c.Network().ServiceCIDRs()
 	if len(cidrs) == 0 {
@@ -120,7 +127,7 @@ func etcdArgs(l layout, name string, addr net.IP, extraListen []net.IP, initialC
 func apiServerArgs(l layout, addr net.IP, f clusterFacts) []string {
 	pki := l.pki()
 
-	return []string{
+	args := []string{
 		"--etcd-servers=" + httpsURL(addr, etcdClientPort),
 		"--etcd-cafile=" + filepath.Join(pki, "etcd-ca.crt"),
 		"--etcd-certfile=" + filepath.Join(pki, "etcd-client.crt"),
@@ -143,4 +150,21 @@ func apiServerArgs(l layout, addr net.IP, f clusterFacts) []string {
 		// Node names (srv1, …) resolve nowhere: the API server reaches kubelets by address.
 		"--kubelet-preferred-address-types=InternalIP,Hostname",
 	}
+	if f.aggregator {
+		// The front proxy, as Talos runs it: aggregated API servers trust requests the API
+		// server forwards with its front-proxy-client certificate and X-Remote-* headers; the
+		// controller manager and scheduler read the CA from extension-apiserver-authentication.
+		args = append(args,
+			"--requestheader-client-ca-file="+filepath.Join(pki, "aggregator-ca.crt"),
+			"--requestheader-allowed-names=front-proxy-client",
+			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+			"--requestheader-group-headers=X-Remote-Group",
+			"--requestheader-username-headers=X-Remote-User",
+			"--proxy-client-cert-file="+filepath.Join(pki, "front-proxy-client.crt"),
+			"--proxy-client-key-file="+filepath.Join(pki, "front-proxy-client.key"),
+			"--enable-aggregator-routing=true",
+		)
+	}
+
+	return args
 }

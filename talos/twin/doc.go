@@ -6,8 +6,8 @@
 // was bootstrapped, and the TLS identity derived from the config's OS CA. Everything else it
 // reports (services, etcd members, the kubeconfig) comes from a Node, the thing that really runs,
 // so its answers never claim more than the machine does. ProcessNode is the real one: it runs
-// etcd and kube-apiserver as processes with the config's CAs, joins the other control planes'
-// etcd through its JSON gateway, and is what the guest agent (cmd/cozylab-twin) serves; tests of
+// etcd and kube-apiserver as processes with the config's CAs (the aggregator CA as its front
+// proxy, as Talos does), joins the other control planes' etcd through its JSON gateway, and is what the guest agent (cmd/cozylab-twin) serves; tests of
 // the API alone use MemoryNode.
 //
 // Like a real node, a twin without a config is in maintenance mode: it serves TLS with a

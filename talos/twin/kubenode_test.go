@@ -2,6 +2,8 @@ package twin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/netip"
 	"os"
@@ -158,4 +160,38 @@ func TestSupervisedRestarts(t *testing.T) {
 	require.Eventually(t, func() bool { return s.service(context.Background(), nil).State == "Waiting" }, time.Minute, 20*time.Millisecond)
 	assert.Contains(t, s.service(context.Background(), nil).Message, "cannot start")
 	require.NoError(t, s.stop(context.Background()))
+}
+
+// The API server runs with the config's aggregator CA as its front proxy, as on Talos: the
+// requestheader flags, and a front-proxy-client certificate issued from that CA.
+func TestAPIServerFrontProxy(t *testing.T) {
+	cfg, _, err := machineconfig.ValidateBytes(labConfig(t))
+	require.NoError(t, err)
+
+	f, err := factsFromConfig(cfg)
+	require.NoError(t, err)
+	require.True(t, f.aggregator, "a generated control-plane config carries the aggregator CA")
+
+	l := layout{dir: t.TempDir()}
+	args := apiServerArgs(l, net.ParseIP("192.168.100.11"), f)
+	assert.Contains(t, args, "--requestheader-client-ca-file="+filepath.Join(l.pki(), "aggregator-ca.crt"))
+	assert.Contains(t, args, "--requestheader-allowed-names=front-proxy-client")
+	assert.Contains(t, args, "--proxy-client-cert-file="+filepath.Join(l.pki(), "front-proxy-client.crt"))
+
+	require.NoError(t, writeFrontProxyPKI(cfg, l))
+	ca, err := os.ReadFile(filepath.Join(l.pki(), "aggregator-ca.crt"))
+	require.NoError(t, err)
+	assert.Equal(t, cfg.Cluster().AggregatorCA().Crt, ca)
+	pair, err := tls.LoadX509KeyPair(filepath.Join(l.pki(), "front-proxy-client.crt"), filepath.Join(l.pki(), "front-proxy-client.key"))
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	require.NoError(t, err)
+	assert.Equal(t, "front-proxy-client", leaf.Subject.CommonName)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(ca))
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	assert.NoError(t, err, "the front-proxy-client certificate is the aggregator CA's")
+
+	f.aggregator = false
+	assert.NotContains(t, strings.Join(apiServerArgs(l, net.ParseIP("192.168.100.11"), f), " "), "requestheader", "no aggregator CA: no front proxy")
 }

@@ -91,12 +91,37 @@ func writeAPIServerPKI(cfg config.Provider, l layout, hostname string, addr net.
 		return nil, err
 	}
 
+	if f.aggregator {
+		if err := writeFrontProxyPKI(cfg, l); err != nil {
+			return nil, err
+		}
+	}
+
 	admin, err := issue(ca, l.pki(), adminSpec())
 	if err != nil {
 		return nil, err
 	}
 
 	return clientTLS(clusterCA.Crt, admin.pair)
+}
+
+// writeFrontProxyPKI writes the aggregator CA and issues from it the API server's
+// front-proxy-client certificate.
+func writeFrontProxyPKI(cfg config.Provider, l layout) error {
+	aggregatorCA := cfg.Cluster().AggregatorCA()
+
+	ca, err := loadCA("aggregator", aggregatorCA)
+	if err != nil {
+		return err
+	}
+
+	if err := writeFiles(map[string][]byte{filepath.Join(l.pki(), "aggregator-ca.crt"): aggregatorCA.Crt}); err != nil {
+		return err
+	}
+
+	_, err = issue(ca, l.pki(), certSpec{name: "front-proxy-client", cn: "front-proxy-client", usages: clientOnly})
+
+	return err
 }
 
 // apiServerSANs are the names a client may dial the API server by: the node, the VIP or

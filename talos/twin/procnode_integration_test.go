@@ -146,6 +146,25 @@ func TestProcessNodesFormCluster(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, namespaces.Items)
 
+	// The front proxy, as on Talos: the API server publishes the config's aggregator CA for
+	// aggregated API servers (and the controller manager and scheduler) to trust.
+	cfg, _, err := machineconfig.ValidateBytes(pc.configs[0])
+	require.NoError(t, err)
+	var auth map[string]string
+	published := condition.Condition{Name: "extension-apiserver-authentication names the front proxy", Check: func(ctx context.Context) error {
+		cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if auth = cm.Data; auth["requestheader-client-ca-file"] == "" {
+			return errors.New("no requestheader-client-ca-file yet")
+		}
+		return nil
+	}}
+	require.NoError(t, condition.Wait(ctx, published, processPoll, nil))
+	assert.Equal(t, string(cfg.Cluster().AggregatorCA().Crt), auth["requestheader-client-ca-file"])
+	assert.Equal(t, `["front-proxy-client"]`, auth["requestheader-allowed-names"])
+
 	first, err := clients[0].ServiceList(ctx)
 	require.NoError(t, err)
 	states := map[string]string{}
