@@ -95,9 +95,9 @@ func podProblemOf(p *corev1.Pod, restartsOK bool) (problem string, stuck bool) {
 		if w := cs.State.Waiting; w != nil && slices.Contains(stuckReasons, w.Reason) {
 			return fmt.Sprintf("container %s: %s: image %s: %s", cs.Name, w.Reason, cs.Image, w.Message), true
 		}
-		if cs.RestartCount > 0 && !restartsOK {
-			return fmt.Sprintf("container %s restarted %d times", cs.Name, cs.RestartCount), true
-		}
+	}
+	if r := restarts(p); r != "" && !restartsOK {
+		return r, true
 	}
 	if p.Status.Phase != corev1.PodRunning {
 		return fmt.Sprintf("phase %s", p.Status.Phase), p.Status.Phase == corev1.PodFailed
@@ -110,8 +110,8 @@ func podProblemOf(p *corev1.Pod, restartsOK bool) (problem string, stuck bool) {
 	return "", false
 }
 
-// restarts is podProblem's answer for a pod whose only problem is a restarted container, ""
-// for a pod without restarts.
+// restarts names the pod's first restarted container and how often it restarted; "" for a pod
+// without restarts.
 func restarts(p *corev1.Pod) string {
 	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
 		if cs.RestartCount > 0 {
