@@ -30,7 +30,7 @@ import (
 // start and first answer take tens of seconds there; a rebooted twin boots, rejoins etcd and
 // restarts its API server, kubelet and pods within minutes.
 const (
-	podBound    = 5 * time.Minute
+	podBound    = 8 * time.Minute
 	rebootBound = 12 * time.Minute
 	echoPort    = 8080
 	testNS      = "twin-net"
