@@ -73,6 +73,7 @@ func TestQEMULabKilledAtThreeStepsResumes(t *testing.T) {
 	require.NoError(t, err, "qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
 	_, err = qemu.FindKernel()
 	require.NoError(t, err, "no guest kernel: apt-get install linux-image-amd64")
+	providertest.Exclusive(t, "qemu")
 
 	bin := t.TempDir()
 	wrapper := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> \"$%s\"\nexec %s \"$@\"\n", qemuLogEnv, real)

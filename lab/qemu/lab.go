@@ -359,6 +359,10 @@ func SeedConfig(plan network.Plan, i int, machineConfig []byte) seed.Config {
 func (l *lab) bootVMs(ctx context.Context, step progress.Step) error {
 	first := NodeSpec(l.Dir, l.plan, 0, l.guest)
 	step.Status("%s", sizeLine(NodeCount, first.MemoryMiB, first.CPUs, hostMemory(), accelName(l.guest.Accel)))
+	meminfo, _ := os.ReadFile("/proc/meminfo") //nolint:errcheck // unreadable: nothing to check against
+	if err := checkMemory(string(meminfo), NodeCount, first.MemoryMiB, l.guest.Accel != vm.KVM); err != nil {
+		return err
+	}
 	group, err := process.NewGroup(filepath.Join(l.Dir, "run", "vms"))
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/clusterdns"
 	"github.com/cozylab/cozylab/lab/daemon"
+	"github.com/cozylab/cozylab/lab/provider/providertest"
 	"github.com/cozylab/cozylab/lab/proxy"
 	"github.com/cozylab/cozylab/lab/qemu/network"
 	"github.com/cozylab/cozylab/lab/qemu/vm"
@@ -46,6 +47,7 @@ func requireHost(t *testing.T) {
 	require.NoError(t, err, "qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
 	_, err = FindKernel()
 	require.NoError(t, err, "no guest kernel: apt-get install linux-image-amd64")
+	providertest.Exclusive(t, "qemu")
 }
 
 // The real provider: Up boots three twins, etcd has three members, the Kubernetes API answers

@@ -3,6 +3,7 @@ package qemu
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -230,4 +231,24 @@ func TestSlowdownUnderTCG(t *testing.T) {
 	assert.Equal(t, TCGSlowdown, p.Slowdown(), "a lab under TCG is slower")
 	p.Request.QEMU.KVM = true
 	assert.Equal(t, 1, p.Slowdown(), "a KVM lab runs at native pace")
+}
+
+// Guests the host has no memory for are refused before any boots, naming what they need and
+// what is available; under TCG each also needs QEMU's translation cache.
+func TestCheckMemoryRefusesGuestsTheHostCannotHold(t *testing.T) {
+	meminfo := func(availMiB int) string {
+		return fmt.Sprintf("MemTotal:       24683768 kB\nMemFree:         1000000 kB\nMemAvailable:   %8d kB\nBuffers:          2000 kB\n", availMiB<<10)
+	}
+	assert.NoError(t, checkMemory(meminfo(20000), 3, 3072, true))
+	assert.NoError(t, checkMemory(meminfo(3*3072), 3, 3072, false), "under KVM the guests' memory is all")
+	err := checkMemory(meminfo(3*3072), 3, 3072, true)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "they need 12288 MiB (3 × (3072 MiB + 1024 MiB of QEMU's TCG translation cache)), the host has 9216 MiB available")
+	assert.Contains(t, err.Error(), "lab:down")
+	assert.NoError(t, checkMemory("garbage", 3, 3072, true), "unreadable: nothing to check against")
+	raw, err := os.ReadFile("/proc/meminfo")
+	require.NoError(t, err)
+	avail, ok := memAvailableMiB(string(raw))
+	assert.True(t, ok)
+	assert.Positive(t, avail)
 }
