@@ -84,7 +84,9 @@ func TestStartDNS(t *testing.T) {
 	l.configs = labConfigs(t, NodeImageTwin)
 	old := dnsPoll
 	t.Cleanup(func() { dnsPoll = old })
-	dnsPoll = condition.Poll{Interval: 200 * time.Millisecond, Timeout: 2 * time.Second, AttemptTimeout: 5 * time.Second}
+	// Long enough for a check on a loaded host: with 2 s, client-go's rate limiter refused the
+	// only check ("would exceed context deadline"), and that became the wait's last reason.
+	dnsPoll = condition.Poll{Interval: 200 * time.Millisecond, Timeout: 10 * time.Second, AttemptTimeout: 5 * time.Second}
 
 	err := l.startDNS(context.Background(), progress.Discard.Begin(""))
 	require.Error(t, err)

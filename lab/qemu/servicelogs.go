@@ -22,8 +22,9 @@ var fallbackServices = []string{"etcd", "kube-apiserver"}
 // serviceLogTail bounds what is read of one service's log.
 const serviceLogTail = 2000
 
-// serviceLogTimeout bounds one node's ServiceList or one service's log read.
-const serviceLogTimeout = 10 * time.Second
+// serviceLogTimeout bounds one node's ServiceList or one service's log read: a twin's
+// ServiceList runs its health checks (5 s each, at once) and a loaded TCG guest is slow.
+const serviceLogTimeout = 20 * time.Second
 
 // saveServiceLogs reads the log of every service each node reports (etcd, kube-apiserver and,
 // on a twin that runs pods, containerd, the kubelet, kube-proxy, the controller manager and the

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	corev1 "k8s.io/api/core/v1"
@@ -390,10 +391,18 @@ func (n *ProcessNode) kubeServices(ctx context.Context) []Service {
 		},
 	}
 
-	out := make([]Service, 0, len(k))
-	for _, name := range sortedKeys(k) {
-		out = append(out, k[name].service(ctx, checks[name]))
+	// Each check is bounded by healthTimeout and they run at once, so ServiceList answers
+	// within one bound however busy the guest is (one after another, a loaded TCG guest took
+	// longer than a client waits).
+	names := sortedKeys(k)
+	out := make([]Service, len(names))
+
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { out[i] = k[name].service(ctx, checks[name]) })
 	}
+
+	wg.Wait()
 
 	return out
 }

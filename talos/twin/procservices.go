@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -177,7 +178,12 @@ func (n *ProcessNode) Services(ctx context.Context) ([]Service, error) {
 		return nil, nil
 	}
 
-	var out []Service
+	// The health checks run at once (see kubeServices), each bounded by healthTimeout.
+	var (
+		etcdSvc, apiSvc *Service
+		kube            []Service
+		wg              sync.WaitGroup
+	)
 
 	if etcd == nil {
 		msg := "waiting to join the etcd cluster or to be bootstrapped"
@@ -185,24 +191,35 @@ func (n *ProcessNode) Services(ctx context.Context) ([]Service, error) {
 			msg += ": " + joinErr.Error()
 		}
 
-		out = append(out, Service{ID: "etcd", State: "Preparing", HealthUnknown: true, Message: msg})
+		etcdSvc = &Service{ID: "etcd", State: "Preparing", HealthUnknown: true, Message: msg}
 	} else {
-		out = append(out, childService(ctx, "etcd", etcd, n.gatewayHealth))
+		wg.Go(func() { s := childService(ctx, "etcd", etcd, n.gatewayHealth); etcdSvc = &s })
 	}
 
 	if apiserver != nil {
-		out = append(out, childService(ctx, "kube-apiserver", apiserver, func(ctx context.Context) error {
-			return n.readyz(ctx, admin)
-		}))
+		wg.Go(func() {
+			s := childService(ctx, "kube-apiserver", apiserver, func(ctx context.Context) error {
+				return n.readyz(ctx, admin)
+			})
+			apiSvc = &s
+		})
 	} else if apiErr != nil {
-		out = append(out, Service{ID: "kube-apiserver", State: "Failed", Message: apiErr.Error()})
+		apiSvc = &Service{ID: "kube-apiserver", State: "Failed", Message: apiErr.Error()}
+	}
+
+	wg.Go(func() { kube = n.kubeServices(ctx) })
+	wg.Wait()
+
+	out := []Service{*etcdSvc}
+	if apiSvc != nil {
+		out = append(out, *apiSvc)
 	}
 
 	if kubeErr != nil {
 		out = append(out, Service{ID: "kubelet", State: "Failed", Message: kubeErr.Error()})
 	}
 
-	return append(out, n.kubeServices(ctx)...), nil
+	return append(out, kube...), nil
 }
 
 // childService reports a started process: Finished or Failed once it exited, else Running with
