@@ -3,7 +3,6 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -60,19 +59,7 @@ func (cp *ControlPlane) startWithHealthz(ctx context.Context, o Options, step pr
 				return condition.Permanent(fmt.Errorf("%w; last lines of %s:\n%s", p.ExitError(), p.LogPath, p.LogTail(15)))
 			default:
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return condition.Permanent(err)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				return errors.New("not answering yet")
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("HTTP %d", resp.StatusCode)
-			}
-			return nil
+			return getOK(ctx, client, url, "", nil)
 		},
 	}, condition.Poll{Interval: 100 * time.Millisecond, Timeout: o.ReadyTimeout}, condition.StepReporter(step))
 }

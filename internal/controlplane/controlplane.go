@@ -233,21 +233,7 @@ func (cp *ControlPlane) readyz() condition.Condition {
 			if err := exitedOf(cp.etcd, cp.apiserver); err != nil {
 				return err
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, cp.URL+"/readyz?verbose", nil)
-			if err != nil {
-				return condition.Permanent(err)
-			}
-			req.Header.Set("Authorization", "Bearer "+cp.cfg.BearerToken)
-			resp, err := client.Do(req)
-			if err != nil {
-				return errors.New("not answering yet")
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			return fmt.Errorf("HTTP %d %s", resp.StatusCode, failingChecks(string(body)))
+			return getOK(ctx, client, cp.URL+"/readyz?verbose", cp.cfg.BearerToken, failingChecks)
 		},
 	}
 }
@@ -263,22 +249,35 @@ func (cp *ControlPlane) etcdHealth(port int) condition.Condition {
 			if err := exitedOf(cp.etcd); err != nil {
 				return err
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return condition.Permanent(err)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				return errors.New("not answering yet")
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			return fmt.Errorf("HTTP %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+			return getOK(ctx, client, url, "", strings.TrimSpace)
 		},
 	}
+}
+
+// getOK is one health request: nil on 200, "not answering yet" when nothing answers, else the
+// status and what detail makes of the body (nil: the status alone). token, when set, is sent
+// as a bearer token.
+func getOK(ctx context.Context, client *http.Client, url, token string, detail func(string) string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return condition.Permanent(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return errors.New("not answering yet")
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	if detail == nil {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return fmt.Errorf("HTTP %d %s", resp.StatusCode, detail(string(body)))
 }
 
 // exitedOf ends a wait for good when one of procs has exited, with its log tail (a port taken
