@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -82,8 +83,9 @@ func Wait(ctx context.Context, c Condition, p Poll, r Reporter) error {
 			return fmt.Errorf("wait for %s: %w", c.Name, perm.err)
 		}
 
-		// An attempt the end of the wait cut short says nothing new about the condition.
-		if ctx.Err() == nil || last == nil {
+		// An attempt the end of the wait cut short, or one a client's rate limiter refused
+		// because its deadline was too near, says nothing new about the condition.
+		if (ctx.Err() == nil && !refusedForDeadline(err)) || last == nil {
 			last = err
 			r.Waiting(c.Name, err)
 		}
@@ -106,6 +108,13 @@ func WaitAll(ctx context.Context, cs []Condition, p Poll, r Reporter) error {
 	}
 
 	return nil
+}
+
+// refusedForDeadline tells an attempt that never reached its target because a rate limiter
+// (golang.org/x/time/rate, which client-go uses) saw its deadline coming. The limiter's error has
+// no type of its own, so its fixed text is what marks it.
+func refusedForDeadline(err error) bool {
+	return strings.Contains(err.Error(), "would exceed context deadline")
 }
 
 // attempt runs check once, bounded by timeout when it is set.

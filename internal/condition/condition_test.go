@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
@@ -259,4 +260,31 @@ func TestStepReporterShowsChangedReasons(t *testing.T) {
 
 func TestPermanentNil(t *testing.T) {
 	assert.NoError(t, condition.Permanent(nil))
+}
+
+// A client's rate limiter that refuses an attempt because its deadline is too near (client-go
+// says "client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context
+// deadline") did not ask the target anything: the wait keeps the target's own last reason.
+func TestWaitKeepsTheReasonOverARateLimitersRefusal(t *testing.T) {
+	limiter := rate.NewLimiter(rate.Every(time.Hour), 1) // one token, then none within any attempt
+	rec := &recorder{}
+	poll := condition.Poll{Interval: time.Millisecond, Timeout: 100 * time.Millisecond, AttemptTimeout: 10 * time.Millisecond}
+	attempts := 0
+
+	err := condition.Wait(t.Context(), condition.Condition{
+		Name: "Deployment kube-system/coredns Available",
+		Check: func(ctx context.Context) error {
+			attempts++
+			if err := limiter.Wait(ctx); err != nil {
+				return fmt.Errorf("client rate limiter Wait returned an error: %w", err)
+			}
+
+			return errors.New("no pod yet")
+		},
+	}, poll, rec)
+
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "last reason: no pod yet")
+	assert.Greater(t, attempts, 1, "attempts after the first were refused by the limiter")
+	assert.Equal(t, []string{"Deployment kube-system/coredns Available: no pod yet"}, rec.waiting, "a refusal is not reported as a reason")
 }

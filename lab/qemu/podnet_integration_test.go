@@ -31,7 +31,7 @@ import (
 // restarts its API server, kubelet and pods within minutes.
 const (
 	podBound    = 8 * time.Minute
-	rebootBound = 12 * time.Minute
+	rebootBound = 20 * time.Minute // CI measured 12.4 min for the whole reset subtest beside other packages
 	echoPort    = 8080
 	testNS      = "twin-net"
 )

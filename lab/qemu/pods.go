@@ -254,7 +254,7 @@ func dnsAvailable(c ctrlclient.Client) condition.Condition {
 		}
 		pods := &corev1.PodList{}
 		if lerr := c.List(ctx, pods, ctrlclient.InNamespace(clusterdns.Namespace), ctrlclient.MatchingLabels{"k8s-app": "kube-dns"}); lerr != nil {
-			return err
+			return fmt.Errorf("%w; list its pods: %w", err, lerr)
 		}
 		var states []string
 		for _, p := range pods.Items {

@@ -84,9 +84,10 @@ func TestStartDNS(t *testing.T) {
 	l.configs = labConfigs(t, NodeImageTwin)
 	old := dnsPoll
 	t.Cleanup(func() { dnsPoll = old })
-	// Long enough for a check on a loaded host: with 2 s, client-go's rate limiter refused the
-	// only check ("would exceed context deadline"), and that became the wait's last reason.
-	dnsPoll = condition.Poll{Interval: 200 * time.Millisecond, Timeout: 10 * time.Second, AttemptTimeout: 5 * time.Second}
+	// Two requests a check, one check a second: within client-go's 5 per second. (Five a second
+	// filled its rate limiter until it refused checks whose deadline was near; the wait now keeps
+	// the last real reason over such a refusal, see condition's tests.)
+	dnsPoll = condition.Poll{Interval: time.Second, Timeout: 10 * time.Second, AttemptTimeout: 5 * time.Second}
 
 	err := l.startDNS(context.Background(), progress.Discard.Begin(""))
 	require.Error(t, err)
