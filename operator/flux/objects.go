@@ -150,8 +150,8 @@ func container(c Component, portName string, storagePort int32, extra ...string)
 			{Name: "metrics-" + short(c.Name), ContainerPort: p.metrics},
 			{Name: "health-" + short(c.Name), ContainerPort: p.health},
 		},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(p.health)}}},
-		LivenessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(p.health)}}},
+		ReadinessProbe: probe("/readyz", p.health),
+		LivenessProbe:  probe("/healthz", p.health),
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
 		}},
@@ -161,6 +161,22 @@ func container(c Component, portName string, storagePort int32, extra ...string)
 		ctr.Ports = append(ctr.Ports, corev1.ContainerPort{Name: portName, ContainerPort: storagePort})
 	}
 	return ctr
+}
+
+// ProbeTimeoutSeconds is how long each Flux probe waits for an answer. Kubernetes' default, one
+// second, is less than a starved node gives a busy controller: on an emulated node (three TCG
+// guests on two host cores) the kubelet killed helm-controller, source-watcher and
+// notification-controller for missed liveness answers while they started, and every restart
+// delayed the platform. Five seconds, three misses ten seconds apart, still restarts a
+// controller that really hangs within a minute.
+const ProbeTimeoutSeconds = 5
+
+// probe is an HTTP probe of path on a controller's health port.
+func probe(path string, port int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:   corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(port)}},
+		TimeoutSeconds: ProbeTimeoutSeconds, PeriodSeconds: 10, FailureThreshold: 3,
+	}
 }
 
 // short shortens a controller name for a port name (at most 15 characters).
