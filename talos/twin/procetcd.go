@@ -139,6 +139,13 @@ func (n *ProcessNode) joinLoop(ctx context.Context) {
 
 	for {
 		var err error
+		// etcd exits when it cannot reach the cluster in time as it starts (a starved leader:
+		// "discovery failed"), which leaves a learner that never syncs: start it again.
+		if how, ok := n.etcdExitedBeforePromotion(joined); ok {
+			joined = false
+			n.log("etcd: %s before it was promoted: joining again", how)
+		}
+
 		if !joined {
 			if err = n.tryJoin(ctx); err == nil {
 				joined = true
@@ -176,6 +183,30 @@ func (n *ProcessNode) joinLoop(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// etcdExitedBeforePromotion reports, once, that this node's etcd, started to join, has exited,
+// and how; the node then has no etcd until it joins again (its log keeps why).
+func (n *ProcessNode) etcdExitedBeforePromotion(joined bool) (how string, exited bool) {
+	if !joined {
+		return "", false
+	}
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	if n.etcd == nil {
+		return "", false
+	}
+
+	done, err := n.etcd.exited()
+	if !done {
+		return "", false
+	}
+
+	n.etcd = nil
+
+	return describeExit(nil, err), true
 }
 
 // tryPromote promotes this node's learner through one of the join endpoints.

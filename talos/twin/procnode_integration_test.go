@@ -47,6 +47,27 @@ func cachedBinary(t *testing.T, name string) string {
 	return matches[len(matches)-1]
 }
 
+// failingOnce is an etcd whose first start exits at once, as a joining etcd does when the
+// cluster does not answer it in time ("discovery failed" on a starved host); later starts are
+// etcd itself. The node must start it again, or its learner never syncs.
+func failingOnce(t *testing.T, etcd string) string {
+	t.Helper()
+
+	dir := t.TempDir()
+	script := fmt.Sprintf(`#!/bin/sh
+if [ ! -e %[1]q ]; then
+	: > %[1]q
+	echo '{"level":"fatal","msg":"discovery failed"}' >&2
+	exit 1
+fi
+exec %[2]q "$@"
+`, filepath.Join(dir, "failed-once"), etcd)
+	path := filepath.Join(dir, "etcd")
+	require.NoError(t, os.WriteFile(path, []byte(script), 0o755))
+
+	return path
+}
+
 type processCluster struct {
 	configs [][]byte
 	addrs   []string // Talos API endpoints
@@ -81,9 +102,13 @@ func startProcessCluster(t *testing.T) processCluster {
 
 	for _, n := range nodes {
 		addr := net.IP(n.Address.Addr().AsSlice())
+		etcdPath := etcd
+		if n.Name == "cp-3" {
+			etcdPath = failingOnce(t, etcd)
+		}
 		node, err := twin.NewProcessNode(twin.ProcessOptions{
 			Hostname: n.Name, Address: addr, StateDir: t.TempDir(),
-			EtcdPath: etcd, APIServerPath: apiserver, JoinInterval: time.Second,
+			EtcdPath: etcdPath, APIServerPath: apiserver, JoinInterval: time.Second,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() {
