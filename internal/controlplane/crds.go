@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -58,18 +59,15 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, fsys fs.FS, patterns []s
 	if err != nil {
 		return fmt.Errorf("create discovery client: %w", err)
 	}
-	// Discovery cannot be watched: a bounded poll.
+	// Discovery cannot be watched: a bounded poll, of one CRD list and one discovery request
+	// per group-version a check (about client-go's default 5 requests a second: a check per
+	// CRD and 10 a second filled its rate limiter on a loaded host and the wait ran out).
 	return condition.Wait(ctx, condition.Condition{
 		Name: fmt.Sprintf("%d CRDs Established and served", len(crds)),
 		Check: func(ctx context.Context) error {
-			for _, crd := range crds {
-				if !crdServed(ctx, cs, dc, crd) {
-					return fmt.Errorf("%s not yet served", crd.Name)
-				}
-			}
-			return nil
+			return crdsServed(ctx, cs, dc, crds)
 		},
-	}, condition.Poll{Interval: 100 * time.Millisecond, Timeout: timeout}, condition.StepReporter(step))
+	}, condition.Poll{Interval: 500 * time.Millisecond, Timeout: timeout, AttemptTimeout: 30 * time.Second}, condition.StepReporter(step))
 }
 
 func readCRD(fsys fs.FS, name string) (*apiextensionsv1.CustomResourceDefinition, error) {
@@ -86,22 +84,34 @@ func readCRD(fsys fs.FS, name string) (*apiextensionsv1.CustomResourceDefinition
 	return crd, nil
 }
 
-func crdServed(ctx context.Context, cs apiextensions.Interface, dc discovery.DiscoveryInterface, crd *apiextensionsv1.CustomResourceDefinition) bool {
-	got, err := cs.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+// crdsServed says which of crds is not yet Established, or not yet listed by discovery.
+func crdsServed(ctx context.Context, cs apiextensions.Interface, dc discovery.DiscoveryInterface, crds []*apiextensionsv1.CustomResourceDefinition) error {
+	list, err := cs.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return false
+		return fmt.Errorf("list CRDs: %w", err)
 	}
-	if !established(got) {
-		return false
+	got := map[string]*apiextensionsv1.CustomResourceDefinition{}
+	for i := range list.Items {
+		got[list.Items[i].Name] = &list.Items[i]
 	}
-	list, err := dc.ServerResourcesForGroupVersion(crd.Spec.Group + "/" + crd.Spec.Versions[0].Name)
-	if err != nil {
-		return false
-	}
-	for _, r := range list.APIResources {
-		if r.Name == crd.Spec.Names.Plural {
-			return true
+	served := map[string][]metav1.APIResource{} // by group-version, asked once a check
+	for _, crd := range crds {
+		if c, ok := got[crd.Name]; !ok || !established(c) {
+			return fmt.Errorf("%s not yet Established", crd.Name)
+		}
+		gv := crd.Spec.Group + "/" + crd.Spec.Versions[0].Name
+		resources, ok := served[gv]
+		if !ok {
+			rl, err := dc.ServerResourcesForGroupVersion(gv)
+			if err != nil {
+				return fmt.Errorf("%s not yet served: discovery of %s: %w", crd.Name, gv, err)
+			}
+			resources = rl.APIResources
+			served[gv] = resources
+		}
+		if !slices.ContainsFunc(resources, func(r metav1.APIResource) bool { return r.Name == crd.Spec.Names.Plural }) {
+			return fmt.Errorf("%s not yet served: %s does not list %s", crd.Name, gv, crd.Spec.Names.Plural)
 		}
 	}
-	return false
+	return nil
 }

@@ -200,8 +200,12 @@ func (l *lab) waitNodes(ctx context.Context, step progress.Step) error {
 // packages/core/flux-aio carries them.
 var fluxCRDs = []string{"core/flux-aio/crds/*.yaml"}
 
+// crdBound bounds the wait for the Flux CRDs to be served: seconds on an idle host, more than
+// a minute on a loaded CI host (a wait of one minute ran out there).
+const crdBound = 3 * time.Minute
+
 func (l *lab) installFluxCRDs(ctx context.Context, step progress.Step) error {
-	return controlplane.InstallCRDs(ctx, l.cluster.RESTConfig(), packages.FS, fluxCRDs, step, time.Minute)
+	return controlplane.InstallCRDs(ctx, l.cluster.RESTConfig(), packages.FS, fluxCRDs, step, crdBound)
 }
 
 func (l *lab) fluxCRDsEstablished(ctx context.Context) error {

@@ -22,7 +22,7 @@ func InstallCRDFiles(t testing.TB, cfg *rest.Config, globs ...string) {
 	for _, g := range globs {
 		dir, pattern := filepath.Split(g)
 		if err := controlplane.InstallCRDs(context.Background(), cfg, os.DirFS(filepath.Clean(dir)), []string{pattern},
-			progress.Discard.Begin(""), 30*time.Second); err != nil {
+			progress.Discard.Begin(""), 2*time.Minute); err != nil { // a bound for a loaded host
 			t.Fatalf("install CRDs %s (run from the package directory?): %v", g, err)
 		}
 	}
