@@ -12,8 +12,10 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/cozylab/cozylab/internal/progress"
@@ -86,6 +88,36 @@ type RunFunc func(ctx context.Context, store *state.Store, rep progress.Reporter
 
 // StepUp is recorded in the state once the daemon reported the lab ready.
 const StepUp = "up"
+
+// UpWhileRunning returns the ready callback of a daemon's RunFunc: it records StepUp and then
+// tells the harness (onReady). Once ctx ends (lab:down, or the harness gone before it
+// detached) StepUp is undone at once, before the lab's processes are torn down, and a ready
+// that comes later records nothing: a daemon still tearing down is never taken for a lab that
+// is up (a lab:up in that moment left it "already up" while its API server was gone).
+func UpWhileRunning(ctx context.Context, store *state.Store, onReady func()) (ready func() error) {
+	var (
+		mu    sync.Mutex
+		ended bool
+	)
+	context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		ended = true
+		_ = store.Undo(StepUp) // best effort: the next lab:up undoes it too when the daemon is gone
+	})
+	return func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if ended {
+			return fmt.Errorf("the lab is stopping: %w", context.Cause(ctx))
+		}
+		if err := store.MarkDone(StepUp); err != nil {
+			return err
+		}
+		onReady()
+		return nil
+	}
+}
 
 // Status is what a lab is doing now.
 type Status struct {

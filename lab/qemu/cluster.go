@@ -19,10 +19,12 @@ import (
 )
 
 // Bounds of the cluster waits. Three twins under TCG share the host's cores, so every call is
-// slow; these are bounds on a healthy lab, not expected durations.
+// slow; these are bounds on a healthy lab, not expected durations. The etcd-members bound
+// leaves room for a host that also runs other work (a CI's tests beside the lab): a joining
+// etcd then syncs in minutes, not seconds.
 var (
 	nodePoll    = condition.Poll{Interval: time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
-	clusterPoll = condition.Poll{Interval: 2 * time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
+	clusterPoll = condition.Poll{Interval: 2 * time.Second, Timeout: 10 * time.Minute, AttemptTimeout: 10 * time.Second}
 	retryPoll   = condition.Poll{Interval: time.Second, Timeout: 3 * time.Minute, AttemptTimeout: 10 * time.Second}
 )
 

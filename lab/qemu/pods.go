@@ -27,10 +27,12 @@ import (
 // Bounds of the twins' workload steps under TCG on a shared 2-core host: a kubelet registers
 // within a minute or two of its API server; CoreDNS's pull and start take about as long. They
 // bound a healthy lab, and end a lab whose twins run no kubelet (an agent without one) with a
-// message naming each node instead of a hang.
+// message naming each node instead of a hang. CoreDNS's bound leaves room for a host that also
+// runs other work: there the guests' API servers answered in 5 to 10 s for minutes, and 5
+// minutes ran out while the lab was still converging.
 var (
 	nodesReadyTimeout = 10 * time.Minute
-	dnsPoll           = condition.Poll{Interval: 2 * time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 10 * time.Second}
+	dnsPoll           = condition.Poll{Interval: 2 * time.Second, Timeout: 15 * time.Minute, AttemptTimeout: 10 * time.Second}
 )
 
 // buildImages builds the images the lab itself runs (images.LabImages: the pod sandbox,

@@ -68,11 +68,7 @@ func run(ctx context.Context, child *daemon.Child, root, name string) error {
 	default:
 		return fmt.Errorf("lab %s asks for provider %q: this daemon runs local and qemu labs", name, req.Provider)
 	}
-	return runLab(ctx, store, child.Progress, func() error {
-		if err := store.MarkDone(provider.StepUp); err != nil {
-			return err
-		}
+	return runLab(ctx, store, child.Progress, provider.UpWhileRunning(ctx, store, func() {
 		child.Ready(filepath.Join(store.Dir(), "kubeconfig"))
-		return nil
-	})
+	}))
 }
