@@ -150,6 +150,7 @@ func container(c Component, portName string, storagePort int32, extra ...string)
 			{Name: "metrics-" + short(c.Name), ContainerPort: p.metrics},
 			{Name: "health-" + short(c.Name), ContainerPort: p.health},
 		},
+		StartupProbe:   startupProbe(p.health),
 		ReadinessProbe: probe("/readyz", p.health),
 		LivenessProbe:  probe("/healthz", p.health),
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
@@ -177,6 +178,19 @@ func probe(path string, port int32) *corev1.Probe {
 		ProbeHandler:   corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(port)}},
 		TimeoutSeconds: ProbeTimeoutSeconds, PeriodSeconds: 10, FailureThreshold: 3,
 	}
+}
+
+// StartupSeconds is how long a controller may take to open its health port before the kubelet
+// restarts it. The liveness probe only starts once the startup probe passed: without it, a
+// controller that had not opened its port within 30 s of its start (three misses 10 s apart) was
+// killed as it started, on emulated nodes again and again (notification-controller three times).
+const StartupSeconds = 300
+
+// startupProbe asks /healthz every 5 s until it answers, for up to StartupSeconds.
+func startupProbe(port int32) *corev1.Probe {
+	p := probe("/healthz", port)
+	p.PeriodSeconds, p.FailureThreshold = 5, StartupSeconds/5
+	return p
 }
 
 // short shortens a controller name for a port name (at most 15 characters).
