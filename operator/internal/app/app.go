@@ -6,11 +6,16 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -113,7 +118,7 @@ func tlsOptions(http2 bool) []func(*tls.Config) {
 func Bootstrap(ctx context.Context, cfg config.Config, c client.WithWatch, log logr.Logger) error {
 	if cfg.InstallCRDs {
 		log.Info("installing CRDs")
-		if err := withTimeout(ctx, crdTimeout, func(ctx context.Context) error {
+		if err := withRetry(ctx, crdTimeout, log, "install CRDs", func(ctx context.Context) error {
 			return install.CRDs(ctx, c, crds.FS, crds.Operator, crdTimeout)
 		}); err != nil {
 			return err
@@ -122,7 +127,7 @@ func Bootstrap(ctx context.Context, cfg config.Config, c client.WithWatch, log l
 	if cfg.InstallFlux {
 		log.Info("installing Flux")
 		endpoint := install.APIEndpoint{Host: os.Getenv("KUBERNETES_SERVICE_HOST"), Port: os.Getenv("KUBERNETES_SERVICE_PORT")}
-		if err := withTimeout(ctx, fluxTimeout, func(ctx context.Context) error {
+		if err := withRetry(ctx, fluxTimeout, log, "install Flux", func(ctx context.Context) error {
 			return install.Flux(ctx, c, install.FluxOptions{Endpoint: endpoint, RequeueDependency: cfg.FluxRequeueDependency}, fluxTimeout)
 		}); err != nil {
 			return err
@@ -140,13 +145,55 @@ func Bootstrap(ctx context.Context, cfg config.Config, c client.WithWatch, log l
 		objs = append(objs, platform.PackageSource(cfg.PlatformSource.Name, cfg.PlatformKind))
 	}
 	log.Info("applying the platform source", "kind", cfg.PlatformKind, "url", cfg.PlatformSource.URL)
-	return withTimeout(ctx, sourceTimeout, func(ctx context.Context) error { return platform.Apply(ctx, c, objs...) })
+	return withRetry(ctx, sourceTimeout, log, "apply the platform source", func(ctx context.Context) error { return platform.Apply(ctx, c, objs...) })
 }
 
-func withTimeout(ctx context.Context, d time.Duration, fn func(context.Context) error) error {
+// Backoff between the attempts of a bootstrap phase.
+var (
+	retryFirst = 2 * time.Second
+	retryMax   = 30 * time.Second
+)
+
+// withRetry runs fn, a phase of server-side applies and waits that can run again, until it
+// succeeds, fails for a reason waiting will not fix, or d passes. An API server too busy to
+// answer (a timeout, 429, 500, 503, a refused connection) is waited out: the operator exited on
+// "the server was unable to return a response in the time allotted" while three emulated API
+// servers established the Flux CRDs, and its restart cost the lab minutes.
+func withRetry(ctx context.Context, d time.Duration, log logr.Logger, what string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	return fn(ctx)
+	wait := retryFirst
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || !transient(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w (gave up after %s)", what, err, d)
+		}
+		log.Info("the API server did not answer: trying again", "phase", what, "attempt", attempt, "in", wait.String(), "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (gave up after %s)", what, err, d)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+// transient tells an API server that was too busy, or not there for a moment, from an answer.
+func transient(err error) bool {
+	var netErr net.Error
+	switch {
+	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),
+		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), apierrors.IsConflict(err):
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return true
+	}
+	return false
 }
 
 // register adds every controller to mgr.
