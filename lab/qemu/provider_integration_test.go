@@ -21,6 +21,7 @@ import (
 	xproxy "golang.org/x/net/proxy"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/clusterdns"
 	"github.com/cozylab/cozylab/lab/daemon"
@@ -87,12 +88,17 @@ func TestProviderUpDown(t *testing.T) {
 	c, err := client.New(ctx, client.WithConfig(tc), client.WithEndpoints(st.Nodes[1].Address))
 	require.NoError(t, err)
 	defer c.Close()
-	require.NoError(t, flows.EtcdMembers(c, 3).Check(ctx), "etcd has three members, as srv2 sees it")
+	// What the lab reached must hold after its up, but a loaded host makes any single call slow
+	// (one /version took more than its 10 s in a full test run): each check gets a bounded wait.
+	settle := func(c condition.Condition) error {
+		return condition.Wait(ctx, c, condition.Poll{Interval: 2 * time.Second, Timeout: 5 * time.Minute, AttemptTimeout: 30 * time.Second}, nil)
+	}
+	require.NoError(t, settle(flows.EtcdMembers(c, 3)), "etcd has three members, as srv2 sees it")
 
 	var answer string
 	answers, err := KubernetesAnswers(p.Kubeconfig(), &answer)
 	require.NoError(t, err)
-	require.NoError(t, answers.Check(ctx))
+	require.NoError(t, settle(answers))
 	assert.Contains(t, answer, "namespaces")
 
 	// The twins run pods: each guest's size is said, their kubelets registered them Ready,
@@ -101,14 +107,21 @@ func TestProviderUpDown(t *testing.T) {
 	assert.Contains(t, strings.Join(rec.Statuses(ActionBoot), "\n"), sizeLine(NodeCount, NodeMemoryMiB, NodeCPUs, hostMemory(), "TCG"))
 	kc, err := (&lab{Dir: dir}).kubeClient()
 	require.NoError(t, err)
-	nodes := &corev1.NodeList{}
-	require.NoError(t, kc.List(ctx, nodes))
-	seen := map[string]*corev1.Node{}
-	for i := range nodes.Items {
-		seen[nodes.Items[i].Name] = &nodes.Items[i]
-	}
-	assert.Empty(t, nodeProblems(NodeNames(NodeCount), seen), "every twin is a Ready node")
-	require.NoError(t, clusterdns.Available(kc).Check(ctx))
+	require.NoError(t, settle(condition.Condition{Name: "every twin is a Ready node", Check: func(ctx context.Context) error {
+		nodes := &corev1.NodeList{}
+		if err := kc.List(ctx, nodes); err != nil {
+			return err
+		}
+		seen := map[string]*corev1.Node{}
+		for i := range nodes.Items {
+			seen[nodes.Items[i].Name] = &nodes.Items[i]
+		}
+		if problems := nodeProblems(NodeNames(NodeCount), seen); len(problems) > 0 {
+			return fmt.Errorf("%v", problems)
+		}
+		return nil
+	}}))
+	require.NoError(t, settle(clusterdns.Available(kc)))
 	logs := t.TempDir()
 	require.NoError(t, p.CollectLogs(ctx, logs))
 	for _, n := range NodeNames(NodeCount) {
