@@ -91,8 +91,9 @@ func (n *ProcessNode) startEtcdLocked(extraListen []net.IP, initialCluster, stat
 	// The config's cluster.etcd.extraArgs come last: etcd takes the last of a repeated flag.
 	args = append(args, extraArgs(nil, n.cfg.Cluster().Etcd().ExtraArgs())...)
 
-	if err := writeFiles(map[string][]byte{n.layout.log("etcd"): nil}); err != nil {
-		return err
+	// The log is appended to: after a start that failed it still says why.
+	if err := os.MkdirAll(filepath.Dir(n.layout.log("etcd")), 0o700); err != nil {
+		return fmt.Errorf("create etcd's log directory: %w", err)
 	}
 
 	c, err := startChild("etcd", n.opts.EtcdPath, args, n.layout.log("etcd"))

@@ -157,6 +157,9 @@ func TestProcessNodesFormCluster(t *testing.T) {
 	}
 	require.NoError(t, condition.WaitAll(ctx, checks, processPoll, nil))
 
+	assert.Contains(t, string(readLog(ctx, t, clients[2], "etcd")), "discovery failed",
+		"cp-3's etcd log still says why its first start ended")
+
 	kubeconfig, err := flows.Kubeconfig(ctx, "cp-1", clients[0], processPoll, nil)
 	require.NoError(t, err)
 
