@@ -165,11 +165,10 @@ func container(c Component, portName string, storagePort int32, extra ...string)
 }
 
 // ProbeTimeoutSeconds is how long each Flux probe waits for an answer. Kubernetes' default, one
-// second, is less than a starved node gives a busy controller: on an emulated node (three TCG
-// guests on two host cores) the kubelet killed helm-controller, source-watcher and
-// notification-controller for missed liveness answers while they started, and every restart
-// delayed the platform. Five seconds, three misses ten seconds apart, still restarts a
-// controller that really hangs within a minute.
+// second, is less than a starved node gives a busy controller (three TCG guests on two host
+// cores), where every restart delays the platform. Five seconds, three misses ten seconds apart,
+// still restarts a controller that really hangs within a minute. (The restarts seen while the
+// controllers started were "connection refused": that is the startup probe's part.)
 const ProbeTimeoutSeconds = 5
 
 // probe is an HTTP probe of path on a controller's health port.
