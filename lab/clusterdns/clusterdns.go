@@ -8,7 +8,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -125,9 +128,49 @@ func Apply(ctx context.Context, c client.Client, o Options) error {
 		return fmt.Errorf("apply CoreDNS: image %q and Service IP %q must both be set", o.Image, o.ServiceIP)
 	}
 	for _, obj := range Objects(o) {
+		if svc, ok := obj.(*corev1.Service); ok {
+			if err := releaseOrphanedIP(ctx, c, svc); err != nil {
+				return err
+			}
+		}
 		if err := ApplyObject(ctx, c, obj); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// releaseOrphanedIP deletes the IPAddress of svc's ClusterIP when svc does not exist but the
+// IPAddress names it as its parent. The API server allocates that IPAddress before it stores the
+// Service, so a lab killed between the two (the API server ends with it) leaves the IP taken by
+// nobody, and creating the Service is refused ("provided IP is already allocated") until the API
+// server's repair loop frees it minutes later. An IPAddress held by another Service is left
+// alone: the create then fails naming that Service.
+func releaseOrphanedIP(ctx context.Context, c client.Client, svc *corev1.Service) error {
+	if svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		return nil
+	}
+	err := c.Get(ctx, client.ObjectKeyFromObject(svc), &corev1.Service{})
+	if !apierrors.IsNotFound(err) {
+		return client.IgnoreNotFound(err) // the Service exists (or the error says why we cannot tell)
+	}
+	ip := &networkingv1.IPAddress{}
+	if err := c.Get(ctx, client.ObjectKey{Name: svc.Spec.ClusterIP}, ip); err != nil {
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return nil // free, or an API server without IPAddress objects
+		}
+		return fmt.Errorf("look up IPAddress %s for Service %s: %w", svc.Spec.ClusterIP, client.ObjectKeyFromObject(svc), err)
+	}
+	parent := ip.Spec.ParentRef
+	if parent == nil || parent.Group != "" || parent.Resource != "services" || parent.Namespace != svc.Namespace || parent.Name != svc.Name {
+		if parent != nil {
+			return fmt.Errorf("ClusterIP %s of Service %s is held by %s %s/%s: delete that or choose another address for the cluster DNS",
+				svc.Spec.ClusterIP, client.ObjectKeyFromObject(svc), parent.Resource, parent.Namespace, parent.Name)
+		}
+		return nil
+	}
+	if err := c.Delete(ctx, ip, client.Preconditions{UID: &ip.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("release IPAddress %s left by Service %s, which no longer exists: %w", svc.Spec.ClusterIP, client.ObjectKeyFromObject(svc), err)
 	}
 	return nil
 }
