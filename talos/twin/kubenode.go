@@ -451,3 +451,40 @@ func (n *ProcessNode) stopKube(ctx context.Context) error {
 
 	return errors.Join(errs...)
 }
+
+// cri is the CRI of the node's containerd, or ErrNotReady before the node runs its
+// Kubernetes programs.
+func (n *ProcessNode) cri() (CRI, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	if n.opts.Kube == nil {
+		return CRI{}, errors.New("this node runs no container runtime (no Kubernetes programs configured)")
+	}
+
+	if n.kube == nil {
+		return CRI{}, fmt.Errorf("%w: containerd starts with the node's Kubernetes programs, once its API server is ready", ErrNotReady)
+	}
+
+	return CRI{Socket: n.layout.kubePaths(n.opts.Kube.CNIBinDir).Socket}, nil
+}
+
+// PullImage implements ImageStore through the node's containerd.
+func (n *ProcessNode) PullImage(ctx context.Context, ref string) (string, error) {
+	c, err := n.cri()
+	if err != nil {
+		return "", err
+	}
+
+	return c.PullImage(ctx, ref)
+}
+
+// ListImages implements ImageStore through the node's containerd.
+func (n *ProcessNode) ListImages(ctx context.Context) ([]Image, error) {
+	c, err := n.cri()
+	if err != nil {
+		return nil, err
+	}
+
+	return c.ListImages(ctx)
+}

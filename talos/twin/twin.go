@@ -79,6 +79,7 @@ func New(node Node, opts Options) (*Twin, error) {
 		grpc.StreamInterceptor(t.streamGate),
 	)
 	machine.RegisterMachineServiceServer(t.grpc, t)
+	machine.RegisterImageServiceServer(t.grpc, imageService{twin: t})
 
 	return t, nil
 }
