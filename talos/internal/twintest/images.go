@@ -101,4 +101,3 @@ func Containerd(t *testing.T, mirror string) twin.CRI {
 
 	return cri
 }
-
