@@ -45,6 +45,19 @@ func (c CRI) PullImage(ctx context.Context, ref string) (string, error) {
 	return resp.GetImageRef(), nil
 }
 
+// RemoveImage removes ref; an image the CRI does not have is no error (the CRI's contract).
+func (c CRI) RemoveImage(ctx context.Context, ref string) error {
+	images, closeConn, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer closeConn() //nolint:errcheck // nothing to do about a failed close
+
+	_, err = images.RemoveImage(ctx, &runtimev1.RemoveImageRequest{Image: &runtimev1.ImageSpec{Image: ref}})
+
+	return err
+}
+
 // ListImages lists the CRI's images: one entry per tag, or per digest for an image without a
 // tag, sorted by name.
 func (c CRI) ListImages(ctx context.Context) ([]Image, error) {

@@ -11,10 +11,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // ImageStore is a Node whose container runtime keeps the images its kubelet runs: the twin's
-// ImageService (`talosctl image pull|list`) serves it. Only the CRI namespace exists on a
+// ImageService (`talosctl image pull|list|remove`) serves it. Only the CRI namespace exists on a
 // twin; a real Talos node also has a system containerd.
 type ImageStore interface {
 	// PullImage pulls ref into the CRI (through the node's registry mirrors, as the kubelet
@@ -22,6 +23,8 @@ type ImageStore interface {
 	PullImage(ctx context.Context, ref string) (string, error)
 	// ListImages lists the CRI's images; ErrNotReady while the runtime is not running.
 	ListImages(ctx context.Context) ([]Image, error)
+	// RemoveImage removes ref from the CRI; removing an image it does not have is no error.
+	RemoveImage(ctx context.Context, ref string) error
 }
 
 // Image is one image of a node's CRI, as ImageService.List reports it.
@@ -96,6 +99,24 @@ func (s imageService) List(req *machine.ImageServiceListRequest, stream grpc.Ser
 	}
 
 	return nil
+}
+
+// Remove removes the image from the CRI, as `talosctl image remove` does.
+func (s imageService) Remove(ctx context.Context, req *machine.ImageServiceRemoveRequest) (*emptypb.Empty, error) {
+	st, err := s.store(req.GetContainerd())
+	if err != nil {
+		return nil, err
+	}
+
+	if req.GetImageRef() == "" {
+		return nil, status.Error(codes.InvalidArgument, "image remove: no image reference")
+	}
+
+	if err := st.RemoveImage(ctx, req.GetImageRef()); err != nil {
+		return nil, imageError(fmt.Errorf("remove %s: %w", req.GetImageRef(), err))
+	}
+
+	return &emptypb.Empty{}, nil
 }
 
 // imageError keeps a runtime's gRPC status (NotFound for an unknown image, Unavailable, ...)

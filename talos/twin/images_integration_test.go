@@ -15,7 +15,7 @@ import (
 )
 
 // An image pulled through a twin's ImageService lands in its containerd's CRI, fetched through
-// the node's registry mirror, and is listed there; a pull of an image the mirror lacks fails
+// the node's registry mirror, and is listed there until removed; a pull of an image the mirror lacks fails
 // naming it.
 func TestImageServicePullsThroughTheMirror(t *testing.T) {
 	reg := twintest.Registry(t)
@@ -34,6 +34,14 @@ func TestImageServicePullsThroughTheMirror(t *testing.T) {
 	listed, err := recvAll(stream, func(m *machine.ImageServiceListResponse) string { return m.GetName() + " " + m.GetDigest() })
 	require.NoError(t, err)
 	assert.Contains(t, listed, "ghcr.io/cozylab/probe:v1 "+id)
+
+	_, err = c.ImageClient.Remove(callCtx(t), &machine.ImageServiceRemoveRequest{Containerd: criNamespace, ImageRef: "ghcr.io/cozylab/probe:v1"})
+	require.NoError(t, err)
+	stream, err = c.ImageClient.List(callCtx(t), &machine.ImageServiceListRequest{Containerd: criNamespace})
+	require.NoError(t, err)
+	listed, err = recvAll(stream, func(m *machine.ImageServiceListResponse) string { return m.GetName() })
+	require.NoError(t, err)
+	assert.NotContains(t, listed, "ghcr.io/cozylab/probe:v1", "removed")
 
 	_, err = pullImage(t, c, criNamespace, "ghcr.io/cozylab/absent:v1")
 	requireCode(t, codes.NotFound, err)

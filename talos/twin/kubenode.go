@@ -488,3 +488,13 @@ func (n *ProcessNode) ListImages(ctx context.Context) ([]Image, error) {
 
 	return c.ListImages(ctx)
 }
+
+// RemoveImage implements ImageStore through the node's containerd.
+func (n *ProcessNode) RemoveImage(ctx context.Context, ref string) error {
+	c, err := n.cri()
+	if err != nil {
+		return err
+	}
+
+	return c.RemoveImage(ctx, ref)
+}
