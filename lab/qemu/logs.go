@@ -6,20 +6,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/siderolabs/talos/pkg/machinery/client"
 	clientconfig "github.com/siderolabs/talos/pkg/machinery/client/config"
+	"google.golang.org/grpc/codes"
 
 	"github.com/cozylab/cozylab/lab/provider"
 	"github.com/cozylab/cozylab/lab/state"
+	"github.com/cozylab/cozylab/talos/flows"
 	"github.com/cozylab/cozylab/talos/machineconfig"
 )
 
 // CollectLogs implements provider.Backend: every node's serial log (<node>-serial.log), the
 // service logs a failed lab:up saved, then the service logs of every node that answers now,
 // read through the machinery API (<node>-<service>.log: etcd, kube-apiserver and, on twins,
-// containerd, the kubelet, kube-proxy …), and the QEMU logs of the run directory; each copy
+// containerd, the kubelet, kube-proxy …) with the images in its CRI (<node>-images.txt), and the QEMU logs of the run directory; each copy
 // and read bounded by ctx.
 func (backend) CollectLogs(ctx context.Context, store *state.Store, dir string) error {
 	labDir := store.Dir()
@@ -92,6 +95,12 @@ func collectNodeServiceLogs(ctx context.Context, tc *clientconfig.Config, name, 
 		return errors.Join(fmt.Errorf("collect service logs of %s: %w", name, err), c.Close())
 	}
 	errs := []error{}
+	// The images the node's CRI holds: what a pod stuck pulling did not find.
+	if names, err := flows.Images(ctx, c); err == nil {
+		errs = append(errs, os.WriteFile(filepath.Join(dir, name+"-images.txt"), []byte(strings.Join(names, "\n")+"\n"), 0o600))
+	} else if client.StatusCode(err) != codes.Unimplemented {
+		errs = append(errs, fmt.Errorf("list the images of %s: %w", name, err))
+	}
 	for svc, data := range readServiceLogs(ctx, c, ids) {
 		if err := os.WriteFile(filepath.Join(dir, name+"-"+svc+".log"), data, 0o600); err != nil {
 			errs = append(errs, fmt.Errorf("collect the %s log of %s: %w", svc, name, err))

@@ -24,6 +24,7 @@ import (
 	"github.com/cozylab/cozylab/internal/condition"
 	"github.com/cozylab/cozylab/internal/progress"
 	"github.com/cozylab/cozylab/lab/clusterdns"
+	"github.com/cozylab/cozylab/lab/images"
 	"github.com/cozylab/cozylab/lab/daemon"
 	"github.com/cozylab/cozylab/lab/provider/providertest"
 	"github.com/cozylab/cozylab/lab/proxy"
@@ -124,10 +125,17 @@ func TestProviderUpDown(t *testing.T) {
 	require.NoError(t, settle(clusterdns.Available(kc)))
 	logs := t.TempDir()
 	require.NoError(t, p.CollectLogs(ctx, logs))
+	var allImages []string
 	for _, n := range NodeNames(NodeCount) {
 		assert.FileExists(t, filepath.Join(logs, n+"-kubelet.log"))
 		assert.FileExists(t, filepath.Join(logs, n+"-containerd.log"))
+		listed, err := os.ReadFile(filepath.Join(logs, n+"-images.txt"))
+		require.NoError(t, err, "the images of %s's CRI are collected", n)
+		allImages = append(allImages, strings.Fields(string(listed))...)
 	}
+	coredns, err := images.Lookup(images.CoreDNS)
+	require.NoError(t, err)
+	assert.Contains(t, allImages, coredns.Upstream, "the node running CoreDNS lists its image")
 	peaks, err := p.GuestPeaks()
 	require.NoError(t, err)
 	assert.Len(t, peaks, NodeCount, "the peak memory of every running guest")
