@@ -37,7 +37,7 @@ type Image struct {
 	Size int64
 }
 
-// imageService is the twin's machinery ImageService: pull and list on the node's CRI.
+// imageService is the twin's machinery ImageService: pull, list and remove on the node's CRI.
 type imageService struct {
 	machine.UnimplementedImageServiceServer
 
