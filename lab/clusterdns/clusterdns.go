@@ -162,12 +162,12 @@ func releaseOrphanedIP(ctx context.Context, c client.Client, svc *corev1.Service
 		return fmt.Errorf("look up IPAddress %s for Service %s: %w", svc.Spec.ClusterIP, client.ObjectKeyFromObject(svc), err)
 	}
 	parent := ip.Spec.ParentRef
-	if parent == nil || parent.Group != "" || parent.Resource != "services" || parent.Namespace != svc.Namespace || parent.Name != svc.Name {
-		if parent != nil {
-			return fmt.Errorf("ClusterIP %s of Service %s is held by %s %s/%s: delete that or choose another address for the cluster DNS",
-				svc.Spec.ClusterIP, client.ObjectKeyFromObject(svc), parent.Resource, parent.Namespace, parent.Name)
-		}
-		return nil
+	if parent == nil {
+		return nil // not a Service's: the create says what holds it
+	}
+	if parent.Group != "" || parent.Resource != "services" || parent.Namespace != svc.Namespace || parent.Name != svc.Name {
+		return fmt.Errorf("ClusterIP %s of Service %s is held by %s %s/%s: delete that or choose another address for the cluster DNS",
+			svc.Spec.ClusterIP, client.ObjectKeyFromObject(svc), parent.Resource, parent.Namespace, parent.Name)
 	}
 	if err := c.Delete(ctx, ip, client.Preconditions{UID: &ip.UID}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("release IPAddress %s left by Service %s, which no longer exists: %w", svc.Spec.ClusterIP, client.ObjectKeyFromObject(svc), err)

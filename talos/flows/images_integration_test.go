@@ -33,8 +33,7 @@ func TestImages(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, names, "ghcr.io/cozylab/probe:v1")
 
-	_, err = cri.PullImage(ctx, "ghcr.io/cozylab/probe:v1")
-	require.NoError(t, err)
+	require.NoError(t, cri.PullImage(ctx, "ghcr.io/cozylab/probe:v1"))
 	names, err = flows.Images(ctx, c)
 	require.NoError(t, err)
 	assert.Contains(t, names, "ghcr.io/cozylab/probe:v1")

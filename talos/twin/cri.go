@@ -29,20 +29,17 @@ func (c CRI) dial() (runtimev1.ImageServiceClient, func() error, error) {
 	return runtimev1.NewImageServiceClient(conn), conn.Close, nil
 }
 
-// PullImage pulls ref and returns the image's ID.
-func (c CRI) PullImage(ctx context.Context, ref string) (string, error) {
+// PullImage pulls ref.
+func (c CRI) PullImage(ctx context.Context, ref string) error {
 	images, closeConn, err := c.dial()
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer closeConn() //nolint:errcheck // nothing to do about a failed close
 
-	resp, err := images.PullImage(ctx, &runtimev1.PullImageRequest{Image: &runtimev1.ImageSpec{Image: ref}})
-	if err != nil {
-		return "", err
-	}
+	_, err = images.PullImage(ctx, &runtimev1.PullImageRequest{Image: &runtimev1.ImageSpec{Image: ref}})
 
-	return resp.GetImageRef(), nil
+	return err
 }
 
 // RemoveImage removes ref; an image the CRI does not have is no error (the CRI's contract).

@@ -19,8 +19,8 @@ import (
 // twin; a real Talos node also has a system containerd.
 type ImageStore interface {
 	// PullImage pulls ref into the CRI (through the node's registry mirrors, as the kubelet
-	// pulls) and returns the image's ID; ErrNotReady while the runtime is not running.
-	PullImage(ctx context.Context, ref string) (string, error)
+	// pulls); ErrNotReady while the runtime is not running.
+	PullImage(ctx context.Context, ref string) error
 	// ListImages lists the CRI's images; ErrNotReady while the runtime is not running.
 	ListImages(ctx context.Context) ([]Image, error)
 	// RemoveImage removes ref from the CRI; removing an image it does not have is no error.
@@ -73,7 +73,7 @@ func (s imageService) Pull(req *machine.ImageServicePullRequest, stream grpc.Ser
 
 	start := time.Now()
 
-	if _, err := st.PullImage(stream.Context(), req.GetImageRef()); err != nil {
+	if err := st.PullImage(stream.Context(), req.GetImageRef()); err != nil {
 		return imageError(fmt.Errorf("pull %s after %s: %w", req.GetImageRef(), time.Since(start).Round(time.Millisecond), err))
 	}
 

@@ -470,10 +470,10 @@ func (n *ProcessNode) cri() (CRI, error) {
 }
 
 // PullImage implements ImageStore through the node's containerd.
-func (n *ProcessNode) PullImage(ctx context.Context, ref string) (string, error) {
+func (n *ProcessNode) PullImage(ctx context.Context, ref string) error {
 	c, err := n.cri()
 	if err != nil {
-		return "", err
+		return err
 	}
 
 	return c.PullImage(ctx, ref)
